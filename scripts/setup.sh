@@ -1,0 +1,48 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Install what drvreg needs on a Debian bookworm machine, idempotently.
+# Quick when everything is present: one dpkg query and one version check.
+set -euo pipefail
+
+PKGS="linux-source-6.12 rustc-web rust-web-src rust-web-clippy clang lld llvm
+libelf-dev flex bison bc libssl-dev qemu-system-x86 busybox-static cpio
+xz-utils make python3 kmod rsync"
+
+say() { echo "drvreg setup: $*"; }
+
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' ||
+		missing="$missing $p"
+done
+
+if [ -n "$missing" ]; then
+	say "installing Debian packages:$missing"
+	SUDO=""
+	[ "$(id -u)" -eq 0 ] || SUDO=sudo
+	export DEBIAN_FRONTEND=noninteractive
+	$SUDO apt-get update -qq
+	# shellcheck disable=SC2086
+	$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+# bindgen: the kernel wants a bindgen binary on PATH; Debian's is too old for 6.12's rust/.
+BINDGEN_DIR="${CARGO_HOME:-$HOME/.cargo}/bin"
+export PATH="$BINDGEN_DIR:$PATH"
+if ! command -v bindgen >/dev/null 2>&1; then
+	command -v cargo >/dev/null 2>&1 || {
+		say "cargo is needed to install bindgen-cli (apt-get install cargo, or rustup)"
+		exit 1
+	}
+	say "installing bindgen-cli from crates.io (cargo install --locked, ~3 min)"
+	cargo install --locked --quiet bindgen-cli
+fi
+
+[ -f /usr/src/linux-source-6.12.tar.xz ] || {
+	say "/usr/src/linux-source-6.12.tar.xz missing after installing linux-source-6.12"
+	exit 1
+}
+[ -x /usr/bin/rustc ] || { say "/usr/bin/rustc missing (rustc-web)"; exit 1; }
+[ -x /usr/bin/clippy-driver ] || { say "/usr/bin/clippy-driver missing (rust-web-clippy)"; exit 1; }
+exit 0
