@@ -1,0 +1,97 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# drvreg: out-of-tree Rust-for-Linux modules, tested in QEMU guests.
+#
+#   make [modules]         build the modules in place against KDIR (default: the cached
+#                          base kernel, built on first use)
+#   make clean             remove build products and out/
+#   make setup             install the host packages (scripts/setup.sh)
+#   make kernel            build or find the cached kernel KERNEL=base|debug, print its dir
+#   make vm CMD='...'      boot a guest, run CMD as root, exit with its status
+#   make vm-shell          interactive guest shell (Ctrl-A X quits QEMU)
+#   make check             the whole test suite (scripts/check.sh)
+#   make demo              the race demonstration (scripts/demo.sh)
+#
+# Variables: KERNEL=base|debug, KDIR=/built/rust/kernel (skips kernel builds),
+# CMD, VM_CPUS, VM_MEM, VM_TIMEOUT, VM_EXPECT_SPLAT, VM_APPEND, VM_ENV, VM_LOG, SHARE,
+# CHECK_KERNELS. See README.md.
+#
+# Kbuild reads ./Kbuild, not this file, when it builds with M=.
+
+KERNEL ?= base
+# Pass these to the scripts verbatim: no make expansion of '$' in CMD='echo $$HOME'-style
+# values, and multi-line values survive.
+override CMD := $(value CMD)
+override VM_APPEND := $(value VM_APPEND)
+override VM_ENV := $(value VM_ENV)
+override SHARE := $(value SHARE)
+override VM_LOG := $(value VM_LOG)
+export KERNEL KDIR CMD VM_CPUS VM_MEM VM_TIMEOUT VM_EXPECT_SPLAT VM_APPEND VM_ENV VM_LOG SHARE
+export CHECK_KERNELS RUSTC RUSTDOC DRVREG_CACHE
+
+SHELL := /bin/bash
+SCRIPTS := $(CURDIR)/scripts
+
+# Bad input stops here with one line, before anything is built.
+ifneq ($(filter-out clean setup help,$(or $(MAKECMDGOALS),modules)),)
+ifneq ($(filter-out base debug,$(KERNEL)),)
+$(error drvreg: unknown KERNEL='$(KERNEL)': expected KERNEL=base or KERNEL=debug)
+endif
+ifneq ($(KDIR),)
+KDIR_ERR := $(shell bash -c '. $(SCRIPTS)/lib.sh && drvreg_check_kdir "$$1"' - '$(KDIR)' 2>&1)
+ifneq ($(KDIR_ERR),)
+$(error $(KDIR_ERR))
+endif
+endif
+endif
+$(foreach v,VM_CPUS VM_MEM VM_TIMEOUT,$(if $($v),$(if $(shell [[ '$($v)' =~ ^[1-9][0-9]*$$ ]] || echo bad),\
+	$(error drvreg: $v='$($v)' is not a positive number))))
+ifneq ($(filter vm,$(MAKECMDGOALS)),)
+ifeq ($(strip $(CMD)),)
+$(error drvreg: no command: use make vm CMD='...' (or make vm-shell for an interactive guest))
+endif
+endif
+# Sourced by recipes that need the kernel tree: prints the validated KDIR or stops.
+KDIR_SH = . $(SCRIPTS)/lib.sh && kdir=$$(drvreg_kdir)
+
+.DEFAULT_GOAL := modules
+.PHONY: modules all clean setup kernel vm vm-shell check demo help
+
+all: modules
+
+modules:
+	@set -e; $(KDIR_SH); \
+	echo "drvreg: building the modules in $(CURDIR) against $$kdir"; \
+	drvreg_build "$$kdir" "$(CURDIR)"
+
+clean:
+	@echo "drvreg: removing build products and out/"
+	@find $(CURDIR) \( -path $(CURDIR)/.git -o -path $(CURDIR)/out \) -prune -o \
+		\( -name '*.o' -o -name '*.ko' -o -name '*.mod' -o -name '*.mod.c' \
+		-o -name '.*.cmd' -o -name '*.rmeta' -o -name '*.d' -o -name 'modules.order' \
+		-o -name 'Module.symvers' -o -name '.tmp_versions' \) -print0 | xargs -0r rm -rf
+	@rm -rf $(CURDIR)/out
+
+setup:
+	@echo "drvreg: installing host packages (scripts/setup.sh)"
+	@$(SCRIPTS)/setup.sh
+	@echo "drvreg: host is ready"
+
+kernel:
+	@set -e; $(KDIR_SH); echo "$$kdir"
+
+vm:
+	@$(SCRIPTS)/vm.sh
+
+vm-shell:
+	@VM_SHELL=1 $(SCRIPTS)/vm.sh
+
+check:
+	@$(SCRIPTS)/check.sh
+
+demo:
+	@test -x $(SCRIPTS)/demo.sh || { echo "drvreg: scripts/demo.sh is not there yet" >&2; exit 2; }
+	@$(SCRIPTS)/demo.sh
+
+help:
+	@sed -n '3,19p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
