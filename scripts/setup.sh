@@ -5,9 +5,9 @@
 # Quick when everything is present: one dpkg query and one version check.
 set -euo pipefail
 
-PKGS="linux-source-6.12 rustc-web rust-web-src rust-web-clippy clang lld llvm
-libelf-dev flex bison bc libssl-dev qemu-system-x86 busybox-static cpio
-xz-utils make python3 kmod rsync"
+PKGS="linux-source-6.12 rustc-web rust-web-src rust-web-clippy rustfmt-web clang lld llvm
+libelf-dev flex bison bc libssl-dev qemu-system-x86 busybox-static bash-static cpio
+xz-utils make python3 kmod rsync util-linux coreutils"
 
 say() { echo "drvreg setup: $*"; }
 
@@ -45,4 +45,5 @@ fi
 }
 [ -x /usr/bin/rustc ] || { say "/usr/bin/rustc missing (rustc-web)"; exit 1; }
 [ -x /usr/bin/clippy-driver ] || { say "/usr/bin/clippy-driver missing (rust-web-clippy)"; exit 1; }
+[ -x /usr/bin/rustfmt ] || { say "/usr/bin/rustfmt missing (rustfmt-web)"; exit 1; }
 exit 0
