@@ -82,8 +82,10 @@ missing=""
 while IFS= read -r line; do
 	case "$line" in
 	CONFIG_*=*) grep -qx "$line" "$out/.config" || missing="$missing $line" ;;
-	"# CONFIG_"*" is not set") grep -q "^${line#\# }" "$out/.config" ||
-		grep -qx "$line" "$out/.config" || missing="$missing ${line#\# }" ;;
+	"# CONFIG_"*" is not set")
+		opt=${line#\# }
+		opt=${opt%% *}
+		! grep -q "^$opt=" "$out/.config" || missing="$missing $opt=n" ;;
 	esac
 done < <(cat $frags)
 [ -z "$missing" ] || die "Kconfig did not accept:$missing"

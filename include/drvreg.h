@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * drvreg: a driver registry with owner-pinned lookups.
+ *
+ * A driver module describes each driver with a struct drvreg_driver that lives in the
+ * module's own memory (typically a static) and registers it from its init function. The
+ * core records the registering module as the driver's owner. Anyone who wants to call
+ * into a driver looks it up by name: the core scans its list and takes a reference on
+ * the owner module (try_module_get) under the global driver lock, the same lock that
+ * drvreg_unregister() takes. The driver's callbacks are only ever called through such a
+ * pin, and the core drops the module reference after the callback has returned.
+ *
+ * Rules for drivers:
+ *  - register with drvreg_register() (it passes THIS_MODULE as the owner) and unregister
+ *    every registered driver before your module's exit function returns;
+ *  - never take or drop references on your own module: the core does it;
+ *  - your drivers are not handed out before your init function has returned 0.
+ */
+#ifndef _DRVREG_H
+#define _DRVREG_H
+
+#include <linux/module.h>
+#include <linux/types.h>
+
+/* Longest driver name, without the terminating NUL. */
+#define DRVREG_NAME_MAX 31
+
+struct drvreg_driver;
+
+/**
+ * struct drvreg_ops - driver callbacks, called only through a pin
+ * @open:    start using the driver; return 0 or a negative errno.
+ * @release: stop using the driver (called once for every successful @open).
+ * @show:    format the driver's status text into @buf (@size bytes, NUL-terminated);
+ *           return the length written (without NUL) or a negative errno.
+ *
+ * Every callback is optional. The ops table must stay valid while the driver is
+ * registered (make it static const).
+ */
+struct drvreg_ops {
+	int (*open)(struct drvreg_driver *drv);
+	void (*release)(struct drvreg_driver *drv);
+	int (*show)(struct drvreg_driver *drv, char *buf, size_t size);
+};
+
+/**
+ * struct drvreg_driver - a driver, owned by the module that registers it
+ * @name:  unique name: 1 to DRVREG_NAME_MAX printable ASCII characters, no '/';
+ *         copied by the core at registration.
+ * @ops:   the driver's callbacks.
+ * @data:  the driver's private data, for its callbacks.
+ * @owner: set by drvreg_register() to the registering module; read-only for drivers.
+ * @__core: private to the core.
+ */
+struct drvreg_driver {
+	const char *name;
+	const struct drvreg_ops *ops;
+	void *data;
+	struct module *owner;
+	void *__core;
+};
+
+/**
+ * struct drvreg_pin - a pinned driver (opaque): holds a reference on the driver's owner
+ * module and keeps the driver registered until drvreg_put().
+ */
+struct drvreg_pin {
+	void *__record;
+};
+
+int __drvreg_register(struct drvreg_driver *drv, struct module *owner);
+/*
+ * drvreg_register - register @drv, owned by the calling module.
+ * Returns 0, -EINVAL (bad name, no ops), -EEXIST (name taken), -EBUSY (@drv already
+ * registered) or -ENOMEM.
+ */
+#define drvreg_register(drv) __drvreg_register(drv, THIS_MODULE)
+/*
+ * drvreg_unregister - remove @drv. Waits until no pin on @drv is held, so when it
+ * returns no callback of @drv is running and none will be called again.
+ */
+void drvreg_unregister(struct drvreg_driver *drv);
+
+/*
+ * drvreg_get - look @name up and pin it, on behalf of the module @caller.
+ * Returns 0, -ENOENT (no such driver), -ENODEV (its owner is not live: still in init,
+ * or unloading) or -EDEADLK (@caller owns the driver: a module cannot pin itself).
+ */
+int drvreg_get(const char *name, struct module *caller, struct drvreg_pin *pin);
+/* drvreg_put - drop a pin taken by drvreg_get(). */
+void drvreg_put(struct drvreg_pin *pin);
+/* Call the pinned driver's open/release/show callbacks. */
+int drvreg_pin_open(struct drvreg_pin *pin);
+void drvreg_pin_release(struct drvreg_pin *pin);
+int drvreg_pin_show(struct drvreg_pin *pin, char *buf, size_t size);
+
+#endif /* _DRVREG_H */

@@ -1,0 +1,30 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Sleeping and yielding, for process context.
+
+use kernel::bindings;
+
+/// Sleeps (below 10 µs: spins) for about `us` microseconds, like `fsleep()`. May sleep:
+/// call it only from process context with no spinlock held.
+pub fn sleep_us(us: u32) {
+    match us {
+        0 => {}
+        // SAFETY: `__udelay` busy-waits; it is safe in any context.
+        1..=9 => unsafe { bindings::__udelay(us as usize) },
+        10..=19_999 => {
+            let min = us as usize;
+            // SAFETY: Sleeping in process context, as this function requires of callers.
+            unsafe { bindings::usleep_range_state(min, min + min / 4, bindings::TASK_UNINTERRUPTIBLE) };
+        }
+        // SAFETY: As above.
+        _ => unsafe { bindings::msleep(us.div_ceil(1000)) },
+    }
+}
+
+/// Lets the scheduler run something else if it wants to (`schedule()` while runnable), so
+/// a busy kernel thread is fair on kernels without full preemption too.
+pub fn yield_now() {
+    // SAFETY: Scheduling from process context with no lock held, as callers must ensure;
+    // the task stays runnable, so it simply gets the CPU back later.
+    unsafe { bindings::schedule() };
+}

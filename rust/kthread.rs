@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Kernel threads owned by the core, and sleeping.
+
+use core::ptr::NonNull;
+use crate::delay::sleep_us;
+use kernel::{bindings, c_str, ffi::c_int, ffi::c_void, prelude::*, sync::Arc};
+
+/// Whether the current kernel thread has been asked to stop by [`Thread`]'s drop.
+pub fn should_stop() -> bool {
+    // SAFETY: Only called from threads created by [`Thread::spawn`], i.e. kthreads.
+    unsafe { bindings::kthread_should_stop() }
+}
+
+struct Job<T> {
+    body: fn(&T),
+    data: Arc<T>,
+}
+
+/// A kernel thread running `body(&data)` until it is stopped; dropping the handle stops
+/// the thread and waits for it to exit.
+///
+/// `body` is expected to loop until [`should_stop`] returns true. If it returns earlier,
+/// the thread parks until it is stopped, so the handle can always join it.
+///
+/// # Invariants
+///
+/// `task` is a kthread created by [`Thread::spawn`] that has not been stopped yet. It does
+/// not exit before `kthread_stop` is called on it, so `task` stays valid. `job` outlives it.
+pub struct Thread<T: Send + Sync + 'static> {
+    task: NonNull<bindings::task_struct>,
+    job: Pin<KBox<Job<T>>>,
+}
+
+// SAFETY: The handle only calls `kthread_stop`, which any thread may call once.
+unsafe impl<T: Send + Sync + 'static> Send for Thread<T> {}
+// SAFETY: `&Thread` offers nothing.
+unsafe impl<T: Send + Sync + 'static> Sync for Thread<T> {}
+
+impl<T: Send + Sync + 'static> Thread<T> {
+    /// Starts a kernel thread named `drvreg/<prefix><index>` running `body(&data)`.
+    pub fn spawn(prefix: &'static kernel::str::CStr, index: u32, data: Arc<T>, body: fn(&T)) -> Result<Self> {
+        let job = KBox::pin(Job { body, data }, GFP_KERNEL)?;
+        let arg = (&*job as *const Job<T>).cast_mut().cast::<c_void>();
+        // SAFETY: `run::<T>` matches the thread function signature and is given a pointer
+        // to a pinned `Job<T>` that outlives the thread (see `Drop`). The format string
+        // is NUL-terminated and consumes exactly the two variadic arguments.
+        let task = unsafe {
+            bindings::kthread_create_on_node(
+                Some(Self::run),
+                arg,
+                bindings::NUMA_NO_NODE,
+                c_str!("drvreg/%s%u").as_char_ptr(),
+                prefix.as_char_ptr(),
+                index,
+            )
+        };
+        let task = kernel::error::from_err_ptr(task)?;
+        let task = NonNull::new(task).ok_or(ENOMEM)?;
+        // SAFETY: `task` is a freshly created kthread that has not been woken yet.
+        unsafe { bindings::wake_up_process(task.as_ptr()) };
+        // INVARIANT: `run` never returns before `kthread_should_stop()` is true.
+        Ok(Self { task, job })
+    }
+
+    unsafe extern "C" fn run(arg: *mut c_void) -> c_int {
+        // SAFETY: `arg` is the pinned `Job<T>` passed by `spawn`, alive until after the
+        // thread has exited (`Drop` frees it only once `kthread_stop` returned).
+        let job = unsafe { &*arg.cast::<Job<T>>() };
+        (job.body)(&job.data);
+        // Park until stopped, so the thread never exits before `kthread_stop`.
+        while !should_stop() {
+            sleep_us(10_000);
+        }
+        0
+    }
+}
+
+impl<T: Send + Sync + 'static> Drop for Thread<T> {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariants `task` is a kthread that has not exited and has
+        // not been stopped; `kthread_stop` waits for it to exit. `job` is freed afterwards.
+        unsafe { bindings::kthread_stop(self.task.as_ptr()) };
+        let _ = &self.job;
+    }
+}

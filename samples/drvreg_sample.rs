@@ -1,0 +1,109 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! drvreg sample driver in Rust, written against the safe API only.
+//!
+//! Registers `count` drivers (default 1) named `<name><index>` (default `sample0`).
+//! Each counts the calls it gets; the first one sleeps `delay_us` in `open` to widen the
+//! window during which it is pinned.
+
+use core::fmt::Write;
+use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use kernel::{c_str, prelude::*, str::CString};
+
+#[path = "../rust/abi.rs"]
+pub mod abi;
+#[path = "../rust/delay.rs"]
+pub mod delay;
+#[path = "../rust/driver.rs"]
+pub mod driver;
+#[path = "../rust/params.rs"]
+pub mod params;
+
+use driver::{Driver, DriverSlot, Registration, Status};
+
+module! {
+    type: SampleModule,
+    name: "drvreg_sample",
+    author: "drvreg developers",
+    description: "drvreg sample driver (Rust)",
+    license: "GPL",
+}
+
+/// Most drivers one module registers.
+const MAX_DRIVERS: usize = 16;
+/// Longest `name` prefix, leaving room for the index.
+const MAX_PREFIX: usize = abi::NAME_MAX - 2;
+
+module_param!(COUNT: u32 = 1, "count");
+module_param!(NAME: str = c_str!("sample"), "name");
+module_param!(DELAY_US: u32 = 0, "delay_us");
+
+/// The descriptors, in this module's memory as in 2002's driver model.
+static SLOTS: [DriverSlot; MAX_DRIVERS] = [const { DriverSlot::new() }; MAX_DRIVERS];
+
+struct SampleDriver {
+    delay_us: u32,
+    opens: AtomicU64,
+    releases: AtomicU64,
+    shows: AtomicU64,
+}
+
+impl Driver for SampleDriver {
+    fn open(&self) -> Result {
+        self.opens.fetch_add(1, Relaxed);
+        delay::sleep_us(self.delay_us);
+        Ok(())
+    }
+
+    fn release(&self) {
+        self.releases.fetch_add(1, Relaxed);
+    }
+
+    fn show(&self, out: &mut Status<'_>) -> Result {
+        let shows = self.shows.fetch_add(1, Relaxed) + 1;
+        writeln!(
+            out,
+            "lang rust\nopens {}\nreleases {}\nshows {}\ndelay_us {}",
+            self.opens.load(Relaxed),
+            self.releases.load(Relaxed),
+            shows,
+            self.delay_us
+        )
+        .map_err(|_| EFBIG)
+    }
+}
+
+struct SampleModule {
+    _drivers: KVec<Registration<SampleDriver>>,
+}
+
+impl kernel::Module for SampleModule {
+    fn init(module: &'static ThisModule) -> Result<Self> {
+        let count = COUNT.get();
+        let prefix = NAME.get();
+        if count == 0 || count as usize > MAX_DRIVERS {
+            pr_err!("count={} is out of range 1..={}\n", count, MAX_DRIVERS);
+            return Err(EINVAL);
+        }
+        if prefix.len() > MAX_PREFIX {
+            pr_err!("name is longer than {} characters\n", MAX_PREFIX);
+            return Err(EINVAL);
+        }
+        let mut drivers = KVec::with_capacity(count as usize, GFP_KERNEL)?;
+        for (i, slot) in SLOTS.iter().take(count as usize).enumerate() {
+            let name = CString::try_from_fmt(kernel::fmt!("{}{}", prefix, i))?;
+            let data = SampleDriver {
+                delay_us: if i == 0 { DELAY_US.get() } else { 0 },
+                opens: AtomicU64::new(0),
+                releases: AtomicU64::new(0),
+                shows: AtomicU64::new(0),
+            };
+            // On error, `drivers` drops and unregisters what was registered so far.
+            let reg = Registration::new(slot, &name, module, data).inspect_err(|e| {
+                pr_err!("registering {} failed: {:?}\n", &*name, e);
+            })?;
+            drivers.push(reg, GFP_KERNEL)?;
+        }
+        Ok(Self { _drivers: drivers })
+    }
+}
