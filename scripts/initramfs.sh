@@ -86,15 +86,23 @@ secs=$1
 shift
 flag=/tmp/.timeout.$$
 rm -f "$flag"
-setsid "$@" <&0 &
+# (ash gives background commands /dev/null as stdin: hand the real one over on fd 5.)
+{ setsid "$@" <&5 5<&- & } 5<&0
 pid=$!
+# The watcher must not outlive us: a leftover sleep would hold the runner's pipes open.
 (
-	sleep "$secs"
+	exec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-
+	trap 'kill "$s" 2>/dev/null; exit 0' TERM
+	sleep "$secs" &
+	s=$!
+	wait "$s"
 	: >"$flag"
 	kill -TERM -"$pid" 2>/dev/null || kill -TERM "$pid"
-	sleep 5
+	sleep 5 &
+	s=$!
+	wait "$s"
 	kill -KILL -"$pid" 2>/dev/null
-) >/dev/null 2>&1 &
+) </dev/null >/dev/null 2>&1 &
 watcher=$!
 wait "$pid"
 rc=$?
@@ -145,6 +153,11 @@ export PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
+# devtmpfs has no /dev/fd, /dev/stdout, ... (the kselftest runner writes to /dev/stdout).
+ln -sf /proc/self/fd /dev/fd
+ln -sf /proc/self/fd/0 /dev/stdin
+ln -sf /proc/self/fd/1 /dev/stdout
+ln -sf /proc/self/fd/2 /dev/stderr
 mount -t debugfs debugfs /sys/kernel/debug
 mount -t tmpfs tmpfs /tmp
 exec </dev/console >/dev/console 2>&1

@@ -1,0 +1,232 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# drvreg's whole test suite (make check):
+#   setup; then for each kernel in $CHECK_KERNELS (default "base debug"):
+#     build the kernel (cached), build the modules with warnings as errors
+#     (RUSTFLAGS_MODULE=-Dwarnings W=1 KCFLAGS=-Werror) in out/<kernel>/src,
+#     on the first kernel also: clippy (-Dwarnings, in out/<kernel>/clippy), rustfmt --check
+#     over rust/ and samples/, and the quick harness self-test (scripts/harness/selftest.sh),
+#     then boot the guest running /kselftest/run_kselftest.sh and read its KTAP results.
+#
+# Every result line is printed prefixed with the kernel's name. Counted: each build and
+# lint step, each harness test, and each innermost kselftest result (a subtest line the
+# suite printed; a test program that prints no subtests counts once, and one that fails
+# with all its subtests passing counts one failure more). 'ok' passes, 'not ok' fails,
+# '# SKIP' skips. A kernel splat in a guest, a guest that dies or hangs, a program that
+# never reports: failures. The last line is 'N passed, N failed[, N skipped]'; the exit
+# status is non-zero if anything failed.
+#
+# Environment: CHECK_KERNELS="base debug"; KDIR=/built/kernel checks that tree instead;
+#   CHECK_VM_TIMEOUT (s, default 1800) for the kselftest guest; CHECK_TEST_TIMEOUT (s)
+#   overrides every test program's kselftest timeout (else the suite's 'settings', or 45);
+#   VM_CPUS as for vm.sh. Logs: out/check/<kernel>-*.log, out/logs/check-<kernel>-*.log.
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+
+passed=0 failed=0 skipped=0
+t_start=$(date +%s)
+clog="$DRVREG_OUT/check"
+
+note() { echo "drvreg: $*"; }
+# res ok|fail|skip KERNEL DESCRIPTION
+res() {
+	case "$1" in
+	ok) passed=$((passed + 1)) && echo "$2: ok - $3" ;;
+	fail) failed=$((failed + 1)) && echo "$2: not ok - $3" ;;
+	skip) skipped=$((skipped + 1)) && echo "$2: ok - $3 # SKIP" ;;
+	esac
+}
+# Show the interesting part of a failed step's log.
+show() {
+	local n
+	n=$(grep -acE '(^|[^a-z])(error|warning)(\[|:)' "$1")
+	if [ "$n" -gt 0 ]; then
+		grep -aE -A4 '(^|[^a-z])(error|warning)(\[|:)' "$1" | head -60 | sed 's/^/#   /'
+	else
+		tail -30 "$1" | sed 's/^/#   /'
+	fi
+	echo "#   (full log: $1)"
+}
+finish() {
+	local line="$passed passed, $failed failed"
+	[ "$skipped" = 0 ] || line+=", $skipped skipped"
+	note "check took $(($(date +%s) - t_start)) s"
+	echo "$line"
+	[ "$failed" = 0 ]
+	exit
+}
+
+if [ -n "${KDIR:-}" ]; then
+	kernels=kdir
+else
+	kernels=${CHECK_KERNELS:-base debug}
+	for k in $kernels; do
+		case "$k" in base | debug) ;; *) die "unknown kernel '$k' in CHECK_KERNELS: expected base and/or debug" ;; esac
+	done
+fi
+[ -n "$kernels" ] || die "CHECK_KERNELS is empty"
+
+note "setting up the host (scripts/setup.sh)..."
+drvreg_setup
+rm -rf "$clog"
+mkdir -p "$clog"
+first=1
+
+# The guest command: run the kselftests live on the console, then print the results once
+# more, prefixed, with the console quiet, so kernel messages cannot tear a result line.
+ksft_args=""
+[ -z "${CHECK_TEST_TIMEOUT:-}" ] || ksft_args="-o $CHECK_TEST_TIMEOUT"
+ksft_cmd="[ -x /kselftest/run_kselftest.sh ] || { echo 'no /kselftest in the guest'; exit 1; }
+/kselftest/run_kselftest.sh $ksft_args 2>&1 | tee /tmp/ksft.out
+echo 1 >/proc/sys/kernel/printk
+sed 's/^/DRVREG-KTAP: /' /tmp/ksft.out
+echo 7 >/proc/sys/kernel/printk"
+
+for k in $kernels; do
+	if [ "$k" = kdir ]; then
+		kname=$(drvreg_kname)
+	else
+		export KERNEL=$k
+		kname=$k
+	fi
+	work="$DRVREG_OUT/$kname"
+
+	# --- kernel ----------------------------------------------------------------------
+	note "[$kname] building or finding the kernel..."
+	t0=$(date +%s)
+	if ! kdir=$(drvreg_kdir 2>"$clog/$kname-kernel.log"); then
+		res fail "$kname" "kernel build"
+		show "$clog/$kname-kernel.log"
+		continue
+	fi
+	res ok "$kname" "kernel ($kdir, $(($(date +%s) - t0)) s)"
+	ksrc=$kdir
+	[ ! -e "$kdir/source" ] || ksrc=$(cd "$kdir/source" && pwd -P)
+
+	# --- strict module build --------------------------------------------------------
+	strict="RUSTFLAGS_MODULE=-Dwarnings W=1 KCFLAGS=-Werror"
+	note "[$kname] building the modules with warnings as errors ($strict)..."
+	built=""
+	if [ ! -f "$DRVREG_PROJECT/Kbuild" ]; then
+		res fail "$kname" "build: no Kbuild in $DRVREG_PROJECT"
+	else
+		mkdir -p "$work"
+		t0=$(date +%s)
+		if (
+			exec 9>"$work/.lock" && flock 9 &&
+				drvreg_stage "$DRVREG_PROJECT" "$work/src" &&
+				DRVREG_KMAKE_FLAGS=$strict drvreg_build "$kdir" "$work/src"
+		) >"$clog/$kname-build.log" 2>&1; then
+			res ok "$kname" "build: modules, warnings as errors ($(($(date +%s) - t0)) s)"
+			built=1
+		else
+			res fail "$kname" "build: modules, warnings as errors"
+			show "$clog/$kname-build.log"
+		fi
+	fi
+
+	if [ -n "$first" ]; then
+		first=""
+		# --- clippy ---------------------------------------------------------------------
+		if [ -f "$DRVREG_PROJECT/Kbuild" ]; then
+			note "[$kname] clippy build (CLIPPY=1, -Dwarnings)..."
+			t0=$(date +%s)
+			if (
+				drvreg_stage "$DRVREG_PROJECT" "$work/clippy" &&
+					DRVREG_KMAKE_FLAGS="CLIPPY=1 CLIPPY_DRIVER=/usr/bin/clippy-driver RUSTFLAGS_MODULE=-Dwarnings" \
+						drvreg_build "$kdir" "$work/clippy"
+			) >"$clog/$kname-clippy.log" 2>&1; then
+				res ok "$kname" "clippy: no warnings ($(($(date +%s) - t0)) s)"
+			else
+				res fail "$kname" "clippy: warnings or errors"
+				show "$clog/$kname-clippy.log"
+			fi
+		fi
+
+		# --- rustfmt --------------------------------------------------------------------
+		mapfile -t rsfiles < <(cd "$DRVREG_PROJECT" && find rust samples -name '*.rs' 2>/dev/null | sort)
+		rustfmt=rustfmt
+		[ ! -x /usr/bin/rustfmt ] || rustfmt=/usr/bin/rustfmt
+		if [ ${#rsfiles[@]} = 0 ]; then
+			res skip "$kname" "rustfmt: no *.rs files under rust/ or samples/"
+		elif (cd "$DRVREG_PROJECT" && "$rustfmt" --check --edition 2021 \
+			--config-path "$ksrc/.rustfmt.toml" "${rsfiles[@]}") >"$clog/rustfmt.log" 2>&1; then
+			res ok "$kname" "rustfmt --check: ${#rsfiles[@]} files formatted"
+		else
+			res fail "$kname" "rustfmt --check: files need formatting ($rustfmt; run it without --check)"
+			head -60 "$clog/rustfmt.log" | sed 's/^/#   /'
+		fi
+
+		# --- harness self-test ----------------------------------------------------------
+		note "[$kname] harness self-test (quick)..."
+		"$DRVREG_ROOT/scripts/harness/selftest.sh" --quick >"$clog/$kname-harness.log" 2>&1
+		while IFS= read -r line; do
+			case "$line" in
+			"ok "*) passed=$((passed + 1)) && echo "$kname: $line" ;;
+			"not ok "*) failed=$((failed + 1)) && echo "$kname: $line" ;;
+			"#   "*) echo "$line" ;;
+			esac
+		done <"$clog/$kname-harness.log"
+		grep -aqE '^(not )?ok ' "$clog/$kname-harness.log" || {
+			res fail "$kname" "harness self-test did not run"
+			show "$clog/$kname-harness.log"
+		}
+	fi
+
+	# --- kselftests in the guest ----------------------------------------------------
+	note "[$kname] booting the guest for the kselftests (TCG: minutes)..."
+	vlog="$DRVREG_OUT/logs/check-$kname-$(date +%Y%m%d-%H%M%S).log"
+	flags=""
+	[ -z "$built" ] || flags=$strict
+	t0=$(date +%s)
+	DRVREG_KMAKE_FLAGS=$flags DRVREG_SETUP_DONE=1 VM_LOG="$vlog" VM_EXPECT_SPLAT= \
+		VM_TIMEOUT=${CHECK_VM_TIMEOUT:-1800} CMD="$ksft_cmd" \
+		"$DRVREG_ROOT/scripts/vm.sh" >/dev/null 2>"$clog/$kname-vm.log"
+	vrc=$?
+	if [ "$vrc" = 0 ]; then
+		res ok "$kname" "guest: kselftests ran, no kernel splat ($(($(date +%s) - t0)) s)"
+	else
+		msg=$(grep -a '^drvreg: FAIL' "$clog/$kname-vm.log" | head -1)
+		res fail "$kname" "guest: ${msg#drvreg: FAIL: }"
+		[ -n "$msg" ] || show "$clog/$kname-vm.log"
+		echo "#   console log: $vlog"
+	fi
+	[ -f "$vlog" ] || continue
+
+	# Count the innermost results: a result line is a leaf unless results one level
+	# deeper came right before it (KTAP prints subtests before their parent).
+	out=$(sed -n 's/\r$//; s/^DRVREG-KTAP: //p' "$vlog" | awk -v k="$kname" '
+		function strip(s) { while (s ~ /^#( |$)/) { s = substr(s, 3); d++ } return s }
+		function count(ok, rest) {
+			if (!ok) { f++; bf++ } else if (tolower(rest) ~ /#[ \t]*skip/) s++; else p++
+		}
+		{
+			d = 0; line = strip($0)
+			sp = match(line, /^[ \t]*/); ind = RLENGTH; d += int(ind / 4); line = substr(line, ind + 1)
+			if (d == 0 && line ~ /^1\.\.[0-9]+/) { plan = substr(line, 4) + 0; next }
+			if (line !~ /^(not )?ok [0-9]+/) next
+			ok = (line !~ /^not /)
+			print k ": " $0
+			if (d == 0) {
+				progs++
+				if (leaves == 0) count(ok, line)
+				else if (!ok && bf == 0) { f++; print "#   (program failed beyond its subtests: counted once more)" }
+				leaves = 0; bf = 0; delete child
+				next
+			}
+			if (!child[d + 1]) { count(ok, line); leaves++ }
+			for (i in child) if (i + 0 > d) delete child[i]
+			child[d]++
+		}
+		END {
+			if (plan > progs) { f += plan - progs; print k ": not ok - " plan - progs " of " plan " test programs never reported" }
+			if (progs == 0 && plan == 0) { f++; print k ": not ok - the kselftests printed no results" }
+			printf "COUNTS %d %d %d\n", p, f, s
+		}')
+	printf '%s\n' "$out" | grep -v '^COUNTS '
+	read -r _ p f s <<<"$(printf '%s\n' "$out" | grep '^COUNTS ')"
+	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+	[ "$f" = 0 ] || echo "#   console log: $vlog"
+done
+finish
