@@ -1,0 +1,236 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# drvreg registry tests: module loading and dependencies, owner pinning against rmmod,
+# failed init, drivers that are not live yet, C and Rust drivers alike, sysfs, stats and
+# bad input. Prints KTAP; exits 0 (all passed), 1 (a failure) or 4 (skipped).
+
+. "$(dirname "$(readlink -f "$0")")/drvreg_lib.sh"
+
+test_load_core() {
+	modprobe drvreg || fail "modprobe drvreg failed" || return
+	[ -d "$D/drivers" ] && [ -d "$D/stress" ] || fail "$D is incomplete" || return
+	[ "$(cat "$D/mode")" = locked ] || fail "mode is not 'locked' by default" || return
+	[ "$(dstat lookups)" = 0 ] && [ "$(dstat drivers)" = 0 ] || fail "fresh core has non-zero stats"
+}
+
+# modprobe of a driver module loads the core first (modpost recorded the dependency).
+test_modprobe_loads_core() {
+	drvreg_cleanup
+	modprobe drvreg_sample || fail "modprobe drvreg_sample failed" || return
+	[ -d /sys/module/drvreg ] || fail "drvreg was not loaded as a dependency" || return
+	grep -q "^drvreg_sample .* drvreg" /proc/modules ||
+		grep -q "^drvreg .*drvreg_sample" /proc/modules || fail "no dependency in /proc/modules"
+}
+
+test_rmmod_core_refused() {
+	out=$(rmmod drvreg 2>&1) && fail "rmmod drvreg succeeded with drvreg_sample loaded" && return 1
+	[ -d /sys/module/drvreg ] || fail "drvreg is gone" || return
+	e=$(errno_of "$out")
+	[ "$e" = EAGAIN ] || [ "$e" = EBUSY ] || fail "rmmod drvreg: '$out', expected EAGAIN/EBUSY"
+}
+
+# check_driver MODULE DRIVER: sysfs view of a freshly loaded driver.
+check_driver() {
+	dir="$D/drivers/$2"
+	[ -d "$dir" ] || fail "$dir missing" || return
+	[ "$(cat "$dir/owner")" = "$1" ] || fail "$2 owner is '$(cat "$dir/owner")', expected $1" || return
+	[ "$(cat "$dir/state")" = live ] || fail "$2 state is '$(cat "$dir/state")'" || return
+	[ "$(cat "$dir/pins")" = 0 ] || fail "$2 has pins with nobody using it"
+}
+
+test_load_samples() {
+	rmmod drvreg_sample
+	modprobe drvreg_sample count=2 || fail "modprobe drvreg_sample count=2" || return
+	modprobe drvreg_sample_c count=2 || fail "modprobe drvreg_sample_c count=2" || return
+	for d in sample0 sample1; do check_driver drvreg_sample $d || return; done
+	for d in sample_c0 sample_c1; do check_driver drvreg_sample_c $d || return; done
+	[ "$(dstat drivers)" = 4 ] || fail "stats say $(dstat drivers) drivers, expected 4"
+}
+
+# status is the driver's own text, produced through a pin: the driver counts the call
+# and so does the core.
+test_status_through_driver() {
+	drv=$1
+	calls=$(cat "$D/drivers/$drv/calls")
+	lookups=$(dstat lookups)
+	s1=$(status_value "$drv" shows)
+	s2=$(status_value "$drv" shows)
+	[ "$s2" -eq $((s1 + 1)) ] || fail "$drv shows went $s1 -> $s2" || return
+	[ "$(cat "$D/drivers/$drv/calls")" -eq $((calls + 2)) ] || fail "$drv calls not counted" || return
+	[ "$(dstat lookups)" -eq $((lookups + 2)) ] || fail "status reads did not look $drv up" || return
+	[ "$(cat "$D/drivers/$drv/pins")" = 0 ] || fail "$drv still pinned after reads"
+}
+
+test_lookup_opens_and_releases() {
+	drv=$1
+	o=$(status_value "$drv" opens)
+	r=$(status_value "$drv" releases)
+	expect_write "$D/lookup" "$drv" OK || return
+	[ "$(status_value "$drv" opens)" -eq $((o + 1)) ] || fail "$drv was not opened" || return
+	[ "$(status_value "$drv" releases)" -eq $((r + 1)) ] || fail "$drv was not released" || return
+	[ "$(dstat pins)" = 0 ] || fail "a pin leaked: pins=$(dstat pins)"
+}
+
+# The C and the Rust sample print the same status keys in the same order.
+test_c_and_rust_alike() {
+	a=$(sed 's/ .*//' "$D/drivers/sample0/status" | tr '\n' ' ')
+	b=$(sed 's/ .*//' "$D/drivers/sample_c0/status" | tr '\n' ' ')
+	[ "$a" = "$b" ] || fail "status keys differ: rust '$a', c '$b'" || return
+	[ "$(status_value sample0 lang)" = rust ] && [ "$(status_value sample_c0 lang)" = c ] ||
+		fail "lang lines wrong"
+}
+
+# test_duplicate_name MODULE PARAMS: with MODULE unloaded, loading it with PARAMS that
+# make one of its names collide must fail with EEXIST and change nothing; MODULE is
+# reloaded with count=2 afterwards. (insmod, not modprobe: modprobe takes an EEXIST from
+# init for "already loaded".)
+test_duplicate_name() {
+	rmmod "$1" || fail "rmmod $1" || return
+	drivers=$(dstat drivers) reg=$(dstat registered) unreg=$(dstat unregistered)
+	ko=$(find /lib/modules/"$(uname -r)" -name "$1.ko" | head -n 1)
+	out=$(insmod "$ko" $2 2>&1) && fail "insmod $1 $2 succeeded with a duplicate name" && return 1
+	[ "$(errno_of "$out")" = EEXIST ] || fail "insmod $1 $2: '$out', expected EEXIST" || return
+	[ ! -d "/sys/module/$1" ] || fail "$1 stayed loaded" || return
+	[ "$(dstat drivers)" = "$drivers" ] || fail "driver count changed" || return
+	[ $(($(dstat registered) - reg)) -eq $(($(dstat unregistered) - unreg)) ] ||
+		fail "a registration was left behind" || return
+	modprobe "$1" count=2 || fail "reloading $1"
+}
+
+# pinned_rmmod MODULE DRIVER: a pin held by a slow open makes rmmod fail with
+# EAGAIN/EBUSY; once it is dropped rmmod succeeds.
+test_rmmod_refused_while_pinned() {
+	mod=$1 drv=$2
+	rmmod "$mod" 2>/dev/null
+	modprobe "$mod" delay_us=3000000 || fail "modprobe $mod delay_us=3000000" || return
+	echo "$drv" >"$D/lookup" &
+	pid=$!
+	wait_for "[ \"\$(cat $D/drivers/$drv/pins)\" = 1 ]" || fail "$drv never got pinned" || return
+	out=$(rmmod "$mod" 2>&1)
+	rc=$?
+	wait $pid
+	[ $rc -ne 0 ] || fail "rmmod $mod succeeded while $drv was pinned" || return
+	e=$(errno_of "$out")
+	[ "$e" = EAGAIN ] || [ "$e" = EBUSY ] || fail "rmmod: '$out', expected EAGAIN/EBUSY" || return
+	[ "$(cat "$D/drivers/$drv/pins")" = 0 ] || fail "pin not dropped after the lookup" || return
+	rmmod "$mod" || fail "rmmod $mod failed after the pin was dropped" || return
+	[ ! -d "$D/drivers/$drv" ] || fail "$D/drivers/$drv survived rmmod"
+}
+
+test_failed_init_leaves_no_trace() {
+	reg=$(dstat registered) unreg=$(dstat unregistered) drivers=$(dstat drivers)
+	out=$(modprobe drvreg_failing 2>&1) && fail "drvreg_failing loaded" && return 1
+	[ "$(errno_of "$out")" = ENODEV ] || fail "modprobe drvreg_failing: '$out', expected ENODEV" || return
+	[ ! -d /sys/module/drvreg_failing ] || fail "drvreg_failing is still loaded" || return
+	[ ! -e "$D/drivers/failing0" ] || fail "failing0 is still in sysfs" || return
+	[ "$(dstat drivers)" = "$drivers" ] || fail "driver count changed" || return
+	r=$(($(dstat registered) - reg)) u=$(($(dstat unregistered) - unreg))
+	[ $r -ge 1 ] && [ $r -eq $u ] || fail "registered +$r, unregistered +$u: expected equal, >= 1"
+}
+
+# Rusty Russell: a module's drivers are isolated until its init succeeds.
+test_coming_driver_refused() {
+	refused=$(dstat refused)
+	modprobe drvreg_failing delay_ms=3000 2>/dev/null &
+	pid=$!
+	wait_for "[ -d $D/drivers/failing0 ]" || fail "failing0 never appeared" || return
+	state=$(cat "$D/drivers/failing0/state" 2>/dev/null)
+	got=$(attr_write "$D/lookup" failing0)
+	wait $pid
+	[ "$state" = coming ] || fail "failing0 state was '$state', expected coming" || return
+	[ "$got" = ENODEV ] || fail "lookup of a coming driver: $got, expected ENODEV" || return
+	[ "$(dstat refused)" -gt "$refused" ] || fail "refusal not counted" || return
+	[ ! -e "$D/drivers/failing0" ] || fail "failing0 survived the failed init"
+}
+
+test_stats_add_up() {
+	stats_add_up || return
+	[ "$(dstat pins)" = 0 ] || fail "pins outstanding: $(dstat pins)"
+}
+
+test_lookup_bad_input() {
+	long=abcdefghijabcdefghijabcdefghijabcdefghij
+	lookups=$(dstat lookups)
+	expect_write "$D/lookup" "" EINVAL || return
+	expect_write "$D/lookup" "$long" EINVAL || return
+	expect_write "$D/lookup" "a/b" EINVAL || return
+	[ "$(attr_write_raw "$D/lookup" 'sam\001ple0')" = EINVAL ] || fail "non-printable name accepted" || return
+	[ "$(attr_write_raw "$D/lookup" 'sample0 x')" = EINVAL ] || fail "name with a space accepted" || return
+	[ "$(dstat lookups)" = "$lookups" ] || fail "malformed input was looked up" || return
+	expect_write "$D/lookup" no_such_driver ENOENT || return
+	[ "$(dstat lookups)" = $((lookups + 1)) ] || fail "unknown name not counted as a lookup"
+}
+
+test_knobs_bad_input() {
+	expect_write "$D/mode" "" EINVAL || return
+	expect_write "$D/mode" lockedx EINVAL || return
+	expect_write "$D/mode" racy EPERM || return
+	[ "$(cat "$D/mode")" = locked ] || fail "mode changed" || return
+	expect_write "$D/race_window_us" 17 OK || return
+	for v in "" -1 abc 1000001 99999999999 "1 2"; do
+		expect_write "$D/race_window_us" "$v" EINVAL || return
+	done
+	[ "$(cat "$D/race_window_us")" = 17 ] || fail "race_window_us changed on bad input" || return
+	expect_write "$D/race_window_us" 0 OK || return
+	for v in "" 0 17 x; do expect_write "$D/stress/threads" "$v" EINVAL || return; done
+	expect_write "$D/stress/target" "" EINVAL || return
+	expect_write "$D/stress/target" abcdefghijabcdefghijabcdefghijabcdefghij EINVAL || return
+	for v in "" 2 yes; do expect_write "$D/stress/running" "$v" EINVAL || return; done
+	[ "$(cat "$D/stress/running")" = 0 ] || fail "stress started on bad input" || return
+	[ "$(cat "$D/stress/threads")" = 2 ] && [ "$(cat "$D/stress/target")" = sample0 ] ||
+		fail "stress settings changed on bad input"
+}
+
+test_non_root_refused() {
+	have_nobody || return "$KSFT_SKIP"
+	for a in lookup mode race_window_us stress/threads stress/target stress/running; do
+		out=$(as_nobody "echo 1 > $D/$a" 2>&1) && fail "nobody could write $a" && return 1
+		[ "$(errno_of "$out")" = EACCES ] || fail "nobody writing $a: '$out'" || return
+	done
+	as_nobody "cat $D/stats" >/dev/null || fail "nobody cannot read stats" || return
+	for a in lookup mode race_window_us stress/threads stress/target stress/running; do
+		m=$(stat -c %a "$D/$a" 2>/dev/null || ls -l "$D/$a" | cut -c1-10)
+		case "$m" in 644 | 200 | -rw-r--r-- | --w-------) ;; *) fail "$a has mode $m" || return ;; esac
+	done
+}
+
+test_unload_all() {
+	rmmod drvreg_sample drvreg_sample_c || fail "rmmod of the samples failed" || return
+	[ "$(dstat drivers)" = 0 ] || fail "drivers left: $(dstat drivers)" || return
+	[ -z "$(ls "$D/drivers")" ] || fail "driver directories left: $(ls "$D/drivers")" || return
+	stats_add_up || return
+	rmmod drvreg || fail "rmmod drvreg failed" || return
+	[ ! -e "$D" ] || fail "$D left behind"
+}
+
+drvreg_require_modules
+drvreg_cleanup
+ktap_print_header
+ktap_set_plan 23
+run_test "load the core" test_load_core
+run_test "modprobe of a driver module loads the core" test_modprobe_loads_core
+run_test "rmmod drvreg refused while a driver module is loaded" test_rmmod_core_refused
+run_test "load the Rust and C samples" test_load_samples
+run_test "rust: status is read through the driver" test_status_through_driver sample0
+run_test "c: status is read through the driver" test_status_through_driver sample_c0
+run_test "rust: lookup opens and releases once" test_lookup_opens_and_releases sample1
+run_test "c: lookup opens and releases once" test_lookup_opens_and_releases sample_c1
+run_test "C and Rust status texts have the same keys" test_c_and_rust_alike
+run_test "rust: duplicate name gives EEXIST" test_duplicate_name drvreg_sample "name=sample_c"
+run_test "c: duplicate name gives EEXIST" test_duplicate_name drvreg_sample_c "name=sample"
+run_test "stats add up" test_stats_add_up
+run_test "lookup rejects malformed and unknown names" test_lookup_bad_input
+run_test "control knobs reject bad input and change nothing" test_knobs_bad_input
+run_test "writable attributes are root-only" test_non_root_refused
+run_test "rust: rmmod refused while pinned, allowed after" test_rmmod_refused_while_pinned drvreg_sample sample0
+run_test "c: rmmod refused while pinned, allowed after" test_rmmod_refused_while_pinned drvreg_sample_c sample_c0
+run_test "failed init leaves no trace" test_failed_init_leaves_no_trace
+run_test "drivers of a module still in init are refused" test_coming_driver_refused
+run_test "stats add up after refusals" test_stats_add_up
+modprobe drvreg_sample && modprobe drvreg_sample_c
+run_test "rust: status after reload" test_status_through_driver sample0
+run_test "c: status after reload" test_status_through_driver sample_c0
+run_test "unload everything, nothing left" test_unload_all
+drvreg_cleanup
+ktap_finished

@@ -1,0 +1,73 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# Unload storm: load and unload a driver module over and over while something else (the
+# drvreg stress workers) keeps looking its drivers up.
+#
+#   unload_storm.sh [-c CYCLES] [-s SECONDS] [-m MODULE] [-p 'PARAMS'] [-e EVERY]
+#
+# Each cycle loads MODULE with modprobe if it is not loaded, then tries rmmod once.
+# An rmmod refused with EAGAIN/EWOULDBLOCK or EBUSY is the fix at work (the module was
+# pinned by a lookup) and counts as "busy"; any other failure counts as an error.
+# Stops after CYCLES cycles or SECONDS seconds, whichever comes first (default 1000
+# cycles, no time limit). Prints a progress line every EVERY cycles (default 100) and
+# a final line:
+#   storm: done cycles=N loads=N unloads=N busy=N errors=N seconds=S.SS
+# Exits 0 when there were no errors, 1 otherwise; leaves MODULE unloaded when it can.
+cycles=1000 seconds=0 module=drvreg_sample params="" every=100
+while getopts c:s:m:p:e: opt; do
+	case $opt in
+	c) cycles=$OPTARG ;;
+	s) seconds=$OPTARG ;;
+	m) module=$OPTARG ;;
+	p) params=$OPTARG ;;
+	e) every=$OPTARG ;;
+	*) echo "usage: $0 [-c cycles] [-s seconds] [-m module] [-p params] [-e every]" >&2; exit 2 ;;
+	esac
+done
+for n in "$cycles" "$seconds" "$every"; do
+	case $n in '' | *[!0-9]*) echo "storm: '$n' is not a number" >&2; exit 2 ;; esac
+done
+
+# Hundredths of a second since boot.
+now() { read -r up _ </proc/uptime; echo "${up%.*}${up#*.}"; }
+loaded() { [ -d "/sys/module/$module" ]; }
+
+start=$(now)
+n=0 loads=0 unloads=0 busy=0 errors=0 err=/tmp/storm.$$
+while [ "$n" -lt "$cycles" ]; do
+	if [ "$seconds" -gt 0 ] && [ $(($(now) - start)) -ge $((seconds * 100)) ]; then
+		break
+	fi
+	n=$((n + 1))
+	if ! loaded; then
+		# shellcheck disable=SC2086
+		if modprobe "$module" $params 2>"$err"; then
+			loads=$((loads + 1))
+		else
+			errors=$((errors + 1))
+			sed "s/^/storm: modprobe: /" "$err"
+		fi
+	fi
+	if rmmod "$module" 2>"$err"; then
+		unloads=$((unloads + 1))
+	elif grep -q -e "temporarily unavailable" -e "busy" "$err"; then
+		busy=$((busy + 1))
+	else
+		errors=$((errors + 1))
+		sed "s/^/storm: rmmod: /" "$err"
+	fi
+	[ $((n % every)) -ne 0 ] ||
+		echo "storm: cycle=$n loads=$loads unloads=$unloads busy=$busy errors=$errors"
+done
+t=$(($(now) - start))
+rm -f "$err"
+# Leave the module unloaded (it may be pinned for a moment longer).
+tries=0
+while loaded && [ $tries -lt 100 ] && ! rmmod "$module" 2>/dev/null; do
+	tries=$((tries + 1))
+	sleep 0.1
+done
+printf 'storm: done cycles=%d loads=%d unloads=%d busy=%d errors=%d seconds=%d.%02d\n' \
+	"$n" "$loads" "$unloads" "$busy" "$errors" $((t / 100)) $((t % 100))
+[ "$errors" -eq 0 ]
