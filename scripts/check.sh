@@ -150,7 +150,7 @@ for k in $kernels; do
 		[ ! -x /usr/bin/rustfmt ] || rustfmt=/usr/bin/rustfmt
 		if [ ${#rsfiles[@]} = 0 ]; then
 			res skip "$kname" "rustfmt: no *.rs files under rust/ or samples/"
-		elif (cd "$DRVREG_PROJECT" && "$rustfmt" --check --edition 2021 \
+		elif (cd "$DRVREG_PROJECT" && "$rustfmt" --check --color never --edition 2021 \
 			--config-path "$ksrc/.rustfmt.toml" "${rsfiles[@]}") >"$clog/rustfmt.log" 2>&1; then
 			res ok "$kname" "rustfmt --check: ${#rsfiles[@]} files formatted"
 		else

@@ -130,7 +130,7 @@ qargs=(-nodefaults -no-reboot -cpu max -smp "$VM_CPUS" -m "$VM_MEM" -kernel "$bz
 if [ -n "$shell" ]; then
 	say "booting an interactive $kname guest ($VM_CPUS CPUs, TCG: slow); Ctrl-A X quits QEMU"
 	set +e
-	"$qemu" "${qargs[@]}" -nographic | tee "$log"
+	"$qemu" "${qargs[@]}" -display none -serial mon:stdio | tee "$log"
 	set -e
 	say "console log: $log"
 	exit 0
@@ -138,12 +138,20 @@ fi
 
 say "booting the $kname guest ($VM_CPUS CPUs, TCG, timeout ${VM_TIMEOUT}s) to run CMD..."
 start=$(date +%s)
+interrupted=""
+trap 'interrupted=1' INT TERM
 set +e
 timeout --foreground -k 10 "$VM_TIMEOUT" "$qemu" "${qargs[@]}" -display none \
 	-serial stdio -monitor none </dev/null 2>&1 | sed -u 's/\r$//' | tee "$log"
 qrc=${PIPESTATUS[0]}
 set -e
 secs=$(($(date +%s) - start))
+trap - INT TERM
+if [ -n "$interrupted" ]; then
+	say "interrupted: QEMU stopped after ${secs} s"
+	say "console log: $log"
+	exit 130
+fi
 
 # --- verdict -----------------------------------------------------------------------------
 # Kernel lines carry a printk timestamp (printk.time=1); the command's own output does
