@@ -4,7 +4,7 @@
 # Unload storm: load and unload a driver module over and over while something else (the
 # drvreg stress workers) keeps looking its drivers up.
 #
-#   unload_storm.sh [-c CYCLES] [-s SECONDS] [-m MODULE] [-p 'PARAMS'] [-e EVERY]
+#   unload_storm.sh [-c CYCLES] [-s SECONDS] [-m MODULE] [-p 'PARAMS'] [-e EVERY] [-S]
 #
 # Each cycle loads MODULE with modprobe if it is not loaded, then tries rmmod once.
 # An rmmod refused with EAGAIN/EWOULDBLOCK or EBUSY is the fix at work (the module was
@@ -13,16 +13,20 @@
 # cycles, no time limit). Prints a progress line every EVERY cycles (default 100) and
 # a final line:
 #   storm: done cycles=N loads=N unloads=N busy=N errors=N seconds=S.SS
+# -S adds the drvreg registry counters (lookups, hits, misses, refused) to every line, so
+# the last line before a crash tells how far the run got. Progress lines start with the
+# uptime in hundredths of a second (t=N).
 # Exits 0 when there were no errors, 1 otherwise; leaves MODULE unloaded when it can.
-cycles=1000 seconds=0 module=drvreg_sample params="" every=100
-while getopts c:s:m:p:e: opt; do
+cycles=1000 seconds=0 module=drvreg_sample params="" every=100 registry_stats=""
+while getopts c:s:m:p:e:S opt; do
 	case $opt in
 	c) cycles=$OPTARG ;;
 	s) seconds=$OPTARG ;;
 	m) module=$OPTARG ;;
 	p) params=$OPTARG ;;
 	e) every=$OPTARG ;;
-	*) echo "usage: $0 [-c cycles] [-s seconds] [-m module] [-p params] [-e every]" >&2; exit 2 ;;
+	S) registry_stats=1 ;;
+	*) echo "usage: $0 [-c cycles] [-s seconds] [-m module] [-p params] [-e every] [-S]" >&2; exit 2 ;;
 	esac
 done
 for n in "$cycles" "$seconds" "$every"; do
@@ -32,8 +36,14 @@ done
 # Hundredths of a second since boot.
 now() { read -r up _ </proc/uptime; echo "${up%.*}${up#*.}"; }
 loaded() { [ -d "/sys/module/$module" ]; }
+# The registry counters as ' lookups=N hits=N misses=N refused=N', with -S.
+counters() {
+	[ -n "$registry_stats" ] || return 0
+	sed -n 's/^\(lookups\|hits\|misses\|refused\) \(.*\)/ \1=\2/p' /sys/kernel/drvreg/stats | tr -d '\n'
+}
 
 start=$(now)
+echo "storm: start t=$start module=$module cycles=$cycles seconds=$seconds"
 n=0 loads=0 unloads=0 busy=0 errors=0 err=/tmp/storm.$$
 while [ "$n" -lt "$cycles" ]; do
 	if [ "$seconds" -gt 0 ] && [ $(($(now) - start)) -ge $((seconds * 100)) ]; then
@@ -58,7 +68,7 @@ while [ "$n" -lt "$cycles" ]; do
 		sed "s/^/storm: rmmod: /" "$err"
 	fi
 	[ $((n % every)) -ne 0 ] ||
-		echo "storm: cycle=$n loads=$loads unloads=$unloads busy=$busy errors=$errors"
+		echo "storm: t=$(now) cycle=$n loads=$loads unloads=$unloads busy=$busy errors=$errors$(counters)"
 done
 t=$(($(now) - start))
 rm -f "$err"
@@ -68,6 +78,6 @@ while loaded && [ $tries -lt 100 ] && ! rmmod "$module" 2>/dev/null; do
 	tries=$((tries + 1))
 	sleep 0.1
 done
-printf 'storm: done cycles=%d loads=%d unloads=%d busy=%d errors=%d seconds=%d.%02d\n' \
-	"$n" "$loads" "$unloads" "$busy" "$errors" $((t / 100)) $((t % 100))
+printf 'storm: done cycles=%d loads=%d unloads=%d busy=%d errors=%d seconds=%d.%02d%s\n' \
+	"$n" "$loads" "$unloads" "$busy" "$errors" $((t / 100)) $((t % 100)) "$(counters)" 
 [ "$errors" -eq 0 ]
