@@ -25,7 +25,9 @@ pub struct DrvregOps {
     /// Stop using the driver; called once per successful `open`.
     pub release: Option<unsafe extern "C" fn(drv: *mut DrvregDriver)>,
     /// Format status text into `buf` (`size` bytes, NUL-terminated); length or -errno.
-    pub show: Option<unsafe extern "C" fn(drv: *mut DrvregDriver, buf: *mut c_char, size: usize) -> c_int>,
+    pub show: Option<
+        unsafe extern "C" fn(drv: *mut DrvregDriver, buf: *mut c_char, size: usize) -> c_int,
+    >,
 }
 
 /// `struct drvreg_driver`: a driver, living in its owner module's memory.

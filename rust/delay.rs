@@ -14,7 +14,9 @@ pub fn sleep_us(us: u32) {
         10..=19_999 => {
             let min = us as usize;
             // SAFETY: Sleeping in process context, as this function requires of callers.
-            unsafe { bindings::usleep_range_state(min, min + min / 4, bindings::TASK_UNINTERRUPTIBLE) };
+            unsafe {
+                bindings::usleep_range_state(min, min + min / 4, bindings::TASK_UNINTERRUPTIBLE)
+            };
         }
         // SAFETY: As above.
         _ => unsafe { bindings::msleep(us.div_ceil(1000)) },

@@ -95,7 +95,10 @@ unsafe impl Sync for DriverSlot {}
 impl DriverSlot {
     /// An unused slot.
     pub const fn new() -> Self {
-        Self { raw: Opaque::uninit(), used: AtomicBool::new(false) }
+        Self {
+            raw: Opaque::uninit(),
+            used: AtomicBool::new(false),
+        }
     }
 }
 
@@ -108,7 +111,11 @@ impl Default for DriverSlot {
 struct Adapter<T>(PhantomData<T>);
 
 impl<T: Driver> Adapter<T> {
-    const OPS: DrvregOps = DrvregOps { open: Some(Self::open), release: Some(Self::release), show: Some(Self::show) };
+    const OPS: DrvregOps = DrvregOps {
+        open: Some(Self::open),
+        release: Some(Self::release),
+        show: Some(Self::show),
+    };
 
     /// # Safety
     ///
@@ -119,6 +126,11 @@ impl<T: Driver> Adapter<T> {
         unsafe { &*(*drv).data.cast::<T>() }
     }
 
+    /// `open` for drivers of type `T`.
+    ///
+    /// # Safety
+    ///
+    /// Called by the core only, through a pin, with the descriptor of a live registration.
     unsafe extern "C" fn open(drv: *mut DrvregDriver) -> c_int {
         // SAFETY: The core calls ops only through a pin, while the registration is live.
         match unsafe { Self::data(drv) }.open() {
@@ -127,11 +139,21 @@ impl<T: Driver> Adapter<T> {
         }
     }
 
+    /// `release` for drivers of type `T`.
+    ///
+    /// # Safety
+    ///
+    /// As for `open`.
     unsafe extern "C" fn release(drv: *mut DrvregDriver) {
         // SAFETY: As in `open`.
         unsafe { Self::data(drv) }.release();
     }
 
+    /// `show` for drivers of type `T`.
+    ///
+    /// # Safety
+    ///
+    /// As for `open`; `buf` must be writable for `size` bytes.
     unsafe extern "C" fn show(drv: *mut DrvregDriver, buf: *mut c_char, size: usize) -> c_int {
         if buf.is_null() || size == 0 {
             return EINVAL.to_errno();
@@ -167,7 +189,12 @@ impl<T: Driver> Registration<T> {
     ///
     /// `EBUSY` if `slot` is in use, `EINVAL` for a bad name, `EEXIST` if the name is
     /// taken, `ENOMEM`. Lookups refuse the driver until `module`'s init has returned.
-    pub fn new(slot: &'static DriverSlot, name: &CStr, module: &'static ThisModule, data: T) -> Result<Self> {
+    pub fn new(
+        slot: &'static DriverSlot,
+        name: &CStr,
+        module: &'static ThisModule,
+        data: T,
+    ) -> Result<Self> {
         if slot.used.swap(true, Ordering::Acquire) {
             return Err(EBUSY);
         }
@@ -238,7 +265,9 @@ impl Pinned {
     /// `ENOENT` if absent, `ENODEV` if its module is not live, `EDEADLK` if `module` owns
     /// it (a module cannot pin itself), `EINVAL` for a bad name.
     pub fn get(name: &CStr, module: &'static ThisModule) -> Result<Self> {
-        let mut raw = DrvregPin { record: core::ptr::null_mut() };
+        let mut raw = DrvregPin {
+            record: core::ptr::null_mut(),
+        };
         // SAFETY: `name` is NUL-terminated, `module` is the caller's, `raw` is writable.
         to_result(unsafe { drvreg_get(name.as_char_ptr(), module.as_ptr().cast(), &mut raw) })?;
         // INVARIANT: `drvreg_get` succeeded.

@@ -72,7 +72,10 @@ impl AttrOps for ModeAttr {
     const MODE: u16 = 0o644;
 
     fn show(_dir: &CStr, out: &mut Page<'_>) -> Result {
-        emit(out, format_args!("{}\n", core_state()?.registry.mode().as_str()))
+        emit(
+            out,
+            format_args!("{}\n", core_state()?.registry.mode().as_str()),
+        )
     }
 
     fn store(_dir: &CStr, input: &[u8]) -> Result {
@@ -91,7 +94,10 @@ impl AttrOps for RaceWindowAttr {
     const MODE: u16 = 0o644;
 
     fn show(_dir: &CStr, out: &mut Page<'_>) -> Result {
-        emit(out, format_args!("{}\n", core_state()?.registry.race_window_us()))
+        emit(
+            out,
+            format_args!("{}\n", core_state()?.registry.race_window_us()),
+        )
     }
 
     fn store(_dir: &CStr, input: &[u8]) -> Result {
@@ -164,11 +170,16 @@ impl AttrOps for TargetAttr {
     const MODE: u16 = 0o644;
 
     fn show(_dir: &CStr, out: &mut Page<'_>) -> Result {
-        emit(out, format_args!("{}\n", core_state()?.stress.target().as_cstr()))
+        emit(
+            out,
+            format_args!("{}\n", core_state()?.stress.target().as_cstr()),
+        )
     }
 
     fn store(_dir: &CStr, input: &[u8]) -> Result {
-        core_state()?.stress.set_target(Name::new(trim_input(input)?)?)
+        core_state()?
+            .stress
+            .set_target(Name::new(trim_input(input)?)?)
     }
 }
 
@@ -178,7 +189,10 @@ impl AttrOps for RunningAttr {
     const MODE: u16 = 0o644;
 
     fn show(_dir: &CStr, out: &mut Page<'_>) -> Result {
-        emit(out, format_args!("{}\n", u8::from(core_state()?.stress.running())))
+        emit(
+            out,
+            format_args!("{}\n", u8::from(core_state()?.stress.running())),
+        )
     }
 
     fn store(_dir: &CStr, input: &[u8]) -> Result {
@@ -203,7 +217,10 @@ macro_rules! counter_attr {
 
             fn show(_dir: &CStr, out: &mut Page<'_>) -> Result {
                 let c = core_state()?.stress.counters();
-                emit(out, format_args!("{}\n", c.$field.load(core::sync::atomic::Ordering::Relaxed)))
+                emit(
+                    out,
+                    format_args!("{}\n", c.$field.load(core::sync::atomic::Ordering::Relaxed)),
+                )
             }
         }
     };
@@ -229,7 +246,11 @@ impl AttrOps for OwnerAttr {
     const MODE: u16 = 0o444;
 
     fn show(dir: &CStr, out: &mut Page<'_>) -> Result {
-        core_state()?.registry.with_record(&Name::new(dir.as_bytes())?, |_, _, owner| emit(out, format_args!("{}\n", owner)))?
+        core_state()?
+            .registry
+            .with_record(&Name::new(dir.as_bytes())?, |_, _, owner| {
+                emit(out, format_args!("{}\n", owner))
+            })?
     }
 }
 
@@ -239,7 +260,11 @@ impl AttrOps for StateAttr {
     const MODE: u16 = 0o444;
 
     fn show(dir: &CStr, out: &mut Page<'_>) -> Result {
-        core_state()?.registry.with_record(&Name::new(dir.as_bytes())?, |_, state, _| emit(out, format_args!("{}\n", state.as_str())))?
+        core_state()?
+            .registry
+            .with_record(&Name::new(dir.as_bytes())?, |_, state, _| {
+                emit(out, format_args!("{}\n", state.as_str()))
+            })?
     }
 }
 
@@ -249,7 +274,11 @@ impl AttrOps for PinsAttr {
     const MODE: u16 = 0o444;
 
     fn show(dir: &CStr, out: &mut Page<'_>) -> Result {
-        core_state()?.registry.with_record(&Name::new(dir.as_bytes())?, |rec, _, _| emit(out, format_args!("{}\n", rec.pins())))?
+        core_state()?
+            .registry
+            .with_record(&Name::new(dir.as_bytes())?, |rec, _, _| {
+                emit(out, format_args!("{}\n", rec.pins()))
+            })?
     }
 }
 
@@ -259,7 +288,11 @@ impl AttrOps for CallsAttr {
     const MODE: u16 = 0o444;
 
     fn show(dir: &CStr, out: &mut Page<'_>) -> Result {
-        core_state()?.registry.with_record(&Name::new(dir.as_bytes())?, |rec, _, _| emit(out, format_args!("{}\n", rec.calls())))?
+        core_state()?
+            .registry
+            .with_record(&Name::new(dir.as_bytes())?, |rec, _, _| {
+                emit(out, format_args!("{}\n", rec.calls()))
+            })?
     }
 }
 
@@ -271,7 +304,9 @@ impl AttrOps for StatusAttr {
     const MODE: u16 = 0o444;
 
     fn show(dir: &CStr, out: &mut Page<'_>) -> Result {
-        let pin = core_state()?.registry.lookup(&Name::new(dir.as_bytes())?, None)?;
+        let pin = core_state()?
+            .registry
+            .lookup(&Name::new(dir.as_bytes())?, None)?;
         let len = pin.show(out.spare())?;
         out.advance(len);
         Ok(())
@@ -310,8 +345,16 @@ impl kernel::Module for DrvregModule {
         // has removed every entry point (sysfs files, notifier) and withdrawn it. Driver
         // modules, the other callers, are gone before the core's exit can run.
         unsafe { CORE.publish(&core) };
-        let mut this = Self { attrs: None, notifier: None, core, _root: root };
-        this.attrs = Some((this._root.add_group_scoped(&ROOT_GROUP)?, this._root.add_group_scoped(&STRESS_GROUP)?));
+        let mut this = Self {
+            attrs: None,
+            notifier: None,
+            core,
+            _root: root,
+        };
+        this.attrs = Some((
+            this._root.add_group_scoped(&ROOT_GROUP)?,
+            this._root.add_group_scoped(&STRESS_GROUP)?,
+        ));
         this.notifier = Some(GoingNotifier::new(module_going)?);
         pr_info!("loaded (allow_racy={})\n", u8::from(ALLOW_RACY.get()));
         Ok(this)

@@ -26,12 +26,19 @@ use kernel::{
 /// `drv` must point to a descriptor in `owner`'s memory that the caller unregisters before
 /// `owner` is freed; `owner` must be the calling module.
 #[no_mangle]
-pub unsafe extern "C" fn __drvreg_register(drv: *mut DrvregDriver, owner: *mut bindings::module) -> c_int {
-    let Some(core) = CORE.get() else { return ENODEV.to_errno() };
+pub unsafe extern "C" fn __drvreg_register(
+    drv: *mut DrvregDriver,
+    owner: *mut bindings::module,
+) -> c_int {
+    let Some(core) = CORE.get() else {
+        return ENODEV.to_errno();
+    };
     // SAFETY: The caller guarantees `owner` is its own module, alive while it runs and
     // until it has unregistered.
     let owner = unsafe { Owner::from_raw(owner) };
-    let (Some(owner), false) = (owner, drv.is_null()) else { return EINVAL.to_errno() };
+    let (Some(owner), false) = (owner, drv.is_null()) else {
+        return EINVAL.to_errno();
+    };
     // SAFETY: `drv` is a valid descriptor (caller's guarantee), not yet seen by the core.
     let (name, ops) = unsafe { ((*drv).name, (*drv).ops) };
     if name.is_null() || ops.is_null() {
@@ -59,7 +66,10 @@ pub unsafe extern "C" fn __drvreg_register(drv: *mut DrvregDriver, owner: *mut b
 pub unsafe extern "C" fn drvreg_unregister(drv: *mut DrvregDriver) {
     let Some(core) = CORE.get() else { return };
     if core.registry.unregister(drv).is_err() {
-        pr_warn!("drvreg_unregister: driver descriptor {:p} is not registered\n", drv);
+        pr_warn!(
+            "drvreg_unregister: driver descriptor {:p} is not registered\n",
+            drv
+        );
     }
 }
 
@@ -69,8 +79,14 @@ pub unsafe extern "C" fn drvreg_unregister(drv: *mut DrvregDriver) {
 ///
 /// `name` must be NUL-terminated, `caller` the calling module, `pin` writable.
 #[no_mangle]
-pub unsafe extern "C" fn drvreg_get(name: *const c_char, caller: *mut bindings::module, pin: *mut DrvregPin) -> c_int {
-    let Some(core) = CORE.get() else { return ENODEV.to_errno() };
+pub unsafe extern "C" fn drvreg_get(
+    name: *const c_char,
+    caller: *mut bindings::module,
+    pin: *mut DrvregPin,
+) -> c_int {
+    let Some(core) = CORE.get() else {
+        return ENODEV.to_errno();
+    };
     if name.is_null() || pin.is_null() {
         return EINVAL.to_errno();
     }
@@ -106,7 +122,9 @@ unsafe fn borrow(pin: *mut DrvregPin) -> Option<ManuallyDrop<DriverPin<'static>>
         return None;
     }
     // SAFETY: As above; `ManuallyDrop` keeps the pin owned by `*pin`.
-    Some(ManuallyDrop::new(unsafe { DriverPin::from_raw(&core.registry, rec) }))
+    Some(ManuallyDrop::new(unsafe {
+        DriverPin::from_raw(&core.registry, rec)
+    }))
 }
 
 /// `drvreg_put`: drops the pin in `*pin`.
@@ -159,12 +177,21 @@ pub unsafe extern "C" fn drvreg_pin_release(pin: *mut DrvregPin) {
 /// `pin` must hold a pin from `drvreg_get`, not yet put; `buf` must be writable for `size`
 /// bytes.
 #[no_mangle]
-pub unsafe extern "C" fn drvreg_pin_show(pin: *mut DrvregPin, buf: *mut c_char, size: usize) -> c_int {
+pub unsafe extern "C" fn drvreg_pin_show(
+    pin: *mut DrvregPin,
+    buf: *mut c_char,
+    size: usize,
+) -> c_int {
     if buf.is_null() {
         return EINVAL.to_errno();
     }
     // SAFETY: Forwarding the caller's guarantees.
-    let (p, buf) = unsafe { (borrow(pin), core::slice::from_raw_parts_mut(buf.cast::<u8>(), size)) };
+    let (p, buf) = unsafe {
+        (
+            borrow(pin),
+            core::slice::from_raw_parts_mut(buf.cast::<u8>(), size),
+        )
+    };
     match p.map(|p| p.show(buf)) {
         Some(Ok(len)) => c_int::try_from(len).unwrap_or(c_int::MAX),
         Some(Err(e)) => e.to_errno(),

@@ -13,6 +13,12 @@ use core::sync::atomic::{AtomicPtr, Ordering};
 /// A pointer to module-lifetime state; see the module documentation.
 pub struct Global<T>(AtomicPtr<T>);
 
+impl<T: Sync> Default for Global<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl<T: Sync> Global<T> {
     /// Nothing published.
     pub const fn new() -> Self {
@@ -26,7 +32,8 @@ impl<T: Sync> Global<T> {
     /// `value` must stay valid (not moved, not dropped) until [`Global::withdraw`] has been
     /// called and every caller of [`Global::get`] that may have seen it has returned.
     pub unsafe fn publish(&self, value: &T) {
-        self.0.store((value as *const T).cast_mut(), Ordering::Release);
+        self.0
+            .store((value as *const T).cast_mut(), Ordering::Release);
     }
 
     /// Withdraws the published value: [`Global::get`] returns `None` from now on.

@@ -2,8 +2,8 @@
 
 //! Kernel threads owned by the core, and sleeping.
 
-use core::ptr::NonNull;
 use crate::delay::sleep_us;
+use core::ptr::NonNull;
 use kernel::{bindings, c_str, ffi::c_int, ffi::c_void, prelude::*, sync::Arc};
 
 /// Whether the current kernel thread has been asked to stop by [`Thread`]'s drop.
@@ -39,7 +39,12 @@ unsafe impl<T: Send + Sync + 'static> Sync for Thread<T> {}
 
 impl<T: Send + Sync + 'static> Thread<T> {
     /// Starts a kernel thread named `drvreg/<prefix><index>` running `body(&data)`.
-    pub fn spawn(prefix: &'static kernel::str::CStr, index: u32, data: Arc<T>, body: fn(&T)) -> Result<Self> {
+    pub fn spawn(
+        prefix: &'static kernel::str::CStr,
+        index: u32,
+        data: Arc<T>,
+        body: fn(&T),
+    ) -> Result<Self> {
         let job = KBox::pin(Job { body, data }, GFP_KERNEL)?;
         let arg = (&*job as *const Job<T>).cast_mut().cast::<c_void>();
         // SAFETY: `run::<T>` matches the thread function signature and is given a pointer
@@ -63,6 +68,11 @@ impl<T: Send + Sync + 'static> Thread<T> {
         Ok(Self { task, job })
     }
 
+    /// The thread function.
+    ///
+    /// # Safety
+    ///
+    /// `arg` must point to a `Job<T>` that outlives the thread.
     unsafe extern "C" fn run(arg: *mut c_void) -> c_int {
         // SAFETY: `arg` is the pinned `Job<T>` passed by `spawn`, alive until after the
         // thread has exited (`Drop` frees it only once `kthread_stop` returned).

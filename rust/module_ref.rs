@@ -205,7 +205,16 @@ impl GoingNotifier {
         Ok(this)
     }
 
-    unsafe extern "C" fn call(nb: *mut bindings::notifier_block, action: c_ulong, data: *mut c_void) -> c_int {
+    /// The notifier callback.
+    ///
+    /// # Safety
+    ///
+    /// `nb` must be the `nb` field of a live `GoingNotifier`, and `data` a module.
+    unsafe extern "C" fn call(
+        nb: *mut bindings::notifier_block,
+        action: c_ulong,
+        data: *mut c_void,
+    ) -> c_int {
         if action == bindings::module_state_MODULE_STATE_GOING as c_ulong {
             // SAFETY: The chain calls us with the `nb` we registered, which is the `nb`
             // field of a live, pinned `GoingNotifier`; `Opaque` is `repr(transparent)`.

@@ -95,7 +95,11 @@ unsafe impl Sync for KernelParam {}
 
 impl KernelParam {
     /// Describes parameter `name` parsed by `ops` into `arg`, mode 0444.
-    pub const fn new(name: &'static CStr, ops: *const bindings::kernel_param_ops, arg: *mut c_void) -> Self {
+    pub const fn new(
+        name: &'static CStr,
+        ops: *const bindings::kernel_param_ops,
+        arg: *mut c_void,
+    ) -> Self {
         Self(bindings::kernel_param {
             name: name.as_char_ptr(),
             mod_: core::ptr::null_mut(),
@@ -127,26 +131,51 @@ pub const fn modinfo<const N: usize>(s: &str) -> [u8; N] {
 /// Read it with `COUNT.get()` from init on.
 #[macro_export]
 macro_rules! module_param {
-    (@ops u32) => { $crate::params::ParamU32 };
-    (@ops bool) => { $crate::params::ParamBool };
-    (@ops str) => { $crate::params::ParamStr };
-    (@kops u32) => { ::kernel::bindings::param_ops_uint };
-    (@kops bool) => { ::kernel::bindings::param_ops_bool };
-    (@kops str) => { ::kernel::bindings::param_ops_charp };
-    (@type u32) => { "uint" };
-    (@type bool) => { "bool" };
-    (@type str) => { "charp" };
+    (@ops u32) => {
+        $crate::params::ParamU32
+    };
+    (@ops bool) => {
+        $crate::params::ParamBool
+    };
+    (@ops str) => {
+        $crate::params::ParamStr
+    };
+    (@kops u32) => {
+        ::kernel::bindings::param_ops_uint
+    };
+    (@kops bool) => {
+        ::kernel::bindings::param_ops_bool
+    };
+    (@kops str) => {
+        ::kernel::bindings::param_ops_charp
+    };
+    (@type u32) => {
+        "uint"
+    };
+    (@type bool) => {
+        "bool"
+    };
+    (@type str) => {
+        "charp"
+    };
     ($store:ident : $ty:ident = $default:expr, $name:literal) => {
-        static $store: $crate::module_param!(@ops $ty) = <$crate::module_param!(@ops $ty)>::new($default);
+static $store: $crate::module_param!(@ops $ty) =
+    <$crate::module_param!(@ops $ty)>::new($default);
         const _: () = {
             #[link_section = "__param"]
             #[used(compiler)]
             static PARAM: $crate::params::KernelParam = $crate::params::KernelParam::new(
                 ::kernel::c_str!($name),
-                &raw const $crate::module_param!(@kops $ty),
+        &raw const $crate::module_param!(@kops $ty),
                 $store.as_arg(),
             );
-            const TYPE: &str = concat!("parmtype=", $name, ":", $crate::module_param!(@type $ty), "\0");
+            const TYPE: &str = concat!(
+                "parmtype=",
+                $name,
+                ":",
+        $crate::module_param!(@type $ty),
+                "\0"
+            );
             #[link_section = ".modinfo"]
             #[used(compiler)]
             static MODINFO: [u8; TYPE.len()] = $crate::params::modinfo(TYPE);

@@ -24,14 +24,20 @@ use kernel::prelude::*;
 /// None can be given: the owner module may be unloaded between the unlocked scan and the
 /// reference, and then this reads freed memory. Only for the demonstration.
 #[inline(never)]
-pub(crate) unsafe fn lookup<'a>(reg: &'a Registry, name: &Name, caller: Option<Owner>) -> Result<DriverPin<'a>> {
+pub(crate) unsafe fn lookup<'a>(
+    reg: &'a Registry,
+    name: &Name,
+    caller: Option<Owner>,
+) -> Result<DriverPin<'a>> {
     let entry: *mut DrvregDriver = reg.racy_find(name)?;
     // The lock is not held any more: this is the window Keith Owens pointed at.
     sleep_us(reg.race_window_us());
-    // UNSOUND: `entry` lives in the owner module's memory, which may have been freed by
-    // now. This volatile read is the first touch of freed memory after an unload.
+    // SAFETY: NOT upheld, on purpose (this is the 2002 bug). `entry` lives in the owner
+    // module's memory, which `rmmod` may have freed during the window: this volatile read is
+    // the first touch of freed memory after an unload.
     let owner = unsafe { core::ptr::addr_of!((*entry).owner).read_volatile() };
-    // UNSOUND: the module itself may be freed: `try_pin` reads its state and refcount.
+    // SAFETY: NOT upheld, on purpose: the module itself may be freed by now, and `try_pin`
+    // below reads its state and reference count.
     let Some(owner) = (unsafe { Owner::from_raw(owner.cast()) }) else {
         reg.racy_count(|s| s.refused += 1);
         return Err(ENODEV);

@@ -52,7 +52,10 @@ impl Name {
         }
         let mut buf = [0u8; abi::NAME_MAX + 1];
         buf[..bytes.len()].copy_from_slice(bytes);
-        Ok(Self { buf, len: bytes.len() })
+        Ok(Self {
+            buf,
+            len: bytes.len(),
+        })
     }
 
     /// The name without NUL.
@@ -161,7 +164,10 @@ impl Inner {
 
     /// The name of the slot holding `entry`, unregistering or not.
     fn key_of(&self, entry: *mut DrvregDriver) -> Option<Name> {
-        self.slots.iter().find(|(_, s)| s.rec.entry == entry).map(|(name, _)| *name)
+        self.slots
+            .iter()
+            .find(|(_, s)| s.rec.entry == entry)
+            .map(|(name, _)| *name)
     }
 }
 
@@ -197,7 +203,11 @@ pub const RACE_WINDOW_MAX_US: u32 = 1_000_000;
 
 impl Registry {
     /// A new, empty registry in locked mode.
-    pub fn new(drivers_dir: Dir, driver_attrs: &'static Group, allow_racy: bool) -> impl PinInit<Self> {
+    pub fn new(
+        drivers_dir: Dir,
+        driver_attrs: &'static Group,
+        allow_racy: bool,
+    ) -> impl PinInit<Self> {
         pin_init!(Self {
             inner <- new_mutex!(Inner { slots: RBTree::new(), stats: Stats::default() }, "drvreg::driver_lock"),
             unpinned <- new_condvar!("drvreg::unpinned"),
@@ -265,7 +275,13 @@ impl Registry {
             return Err(EEXIST);
         }
         let rec = Arc::new(
-            Record { name, entry, owner, pins: AtomicU32::new(0), calls: AtomicU64::new(0) },
+            Record {
+                name,
+                entry,
+                owner,
+                pins: AtomicU32::new(0),
+                calls: AtomicU64::new(0),
+            },
             GFP_KERNEL,
         )?;
         // Creating the directory under the lock keeps its name unique: no other registration
@@ -275,7 +291,15 @@ impl Registry {
         dir.add_group(self.driver_attrs)?;
         // SAFETY: The caller guarantees `entry` is valid; the core owns `owner` (see the ABI).
         unsafe { (*entry).owner = owner.as_ptr().cast() };
-        let node = RBTreeNode::new(name, Slot { rec, dir: Some(dir), dying: false }, GFP_KERNEL)?;
+        let node = RBTreeNode::new(
+            name,
+            Slot {
+                rec,
+                dir: Some(dir),
+                dying: false,
+            },
+            GFP_KERNEL,
+        )?;
         inner.slots.insert(node);
         inner.stats.registered += 1;
         inner.stats.drivers += 1;
@@ -288,7 +312,11 @@ impl Registry {
     pub fn unregister(&self, entry: *mut DrvregDriver) -> Result {
         let mut inner = self.inner.lock();
         let name = inner.key_of(entry).ok_or(ENOENT)?;
-        let slot = inner.slots.get_mut(&name).filter(|s| !s.dying).ok_or(ENOENT)?;
+        let slot = inner
+            .slots
+            .get_mut(&name)
+            .filter(|s| !s.dying)
+            .ok_or(ENOENT)?;
         slot.dying = true;
         let rec = slot.rec.clone();
         while rec.pins.load(Relaxed) != 0 {
@@ -316,7 +344,11 @@ impl Registry {
         loop {
             let found = {
                 let inner = self.inner.lock();
-                let found = inner.slots.values().find(|s| s.rec.owner == owner && !s.dying).map(|s| (s.rec.entry, s.rec.name));
+                let found = inner
+                    .slots
+                    .values()
+                    .find(|s| s.rec.owner == owner && !s.dying)
+                    .map(|s| (s.rec.entry, s.rec.name));
                 found
             };
             let Some((entry, name)) = found else { break };
@@ -367,12 +399,21 @@ impl Registry {
         Ok(Self::pin_locked(&mut inner, self, rec, module))
     }
 
-    fn pin_locked<'a>(inner: &mut Inner, reg: &'a Self, rec: Arc<Record>, module: ModuleRef) -> DriverPin<'a> {
+    fn pin_locked<'a>(
+        inner: &mut Inner,
+        reg: &'a Self,
+        rec: Arc<Record>,
+        module: ModuleRef,
+    ) -> DriverPin<'a> {
         rec.pins.fetch_add(1, Relaxed);
         inner.stats.pins += 1;
         inner.stats.hits += 1;
         // INVARIANT: `module` is a reference on `rec.owner`, and `pins` counts this pin.
-        DriverPin { reg, rec, _module: module }
+        DriverPin {
+            reg,
+            rec,
+            _module: module,
+        }
     }
 
     /// For the racy lookup: under the lock, counts the lookup and returns the descriptor
@@ -396,9 +437,17 @@ impl Registry {
 
     /// For the racy lookup, once it holds `module`: pins the record of `entry` if it is
     /// still registered (else counts a miss and drops the reference).
-    pub(crate) fn racy_finish(&self, entry: *mut DrvregDriver, module: ModuleRef) -> Result<DriverPin<'_>> {
+    pub(crate) fn racy_finish(
+        &self,
+        entry: *mut DrvregDriver,
+        module: ModuleRef,
+    ) -> Result<DriverPin<'_>> {
         let mut inner = self.inner.lock();
-        let Some(rec) = inner.key_of(entry).and_then(|name| inner.find(&name)).map(|s| s.rec.clone()) else {
+        let Some(rec) = inner
+            .key_of(entry)
+            .and_then(|name| inner.find(&name))
+            .map(|s| s.rec.clone())
+        else {
             inner.stats.misses += 1;
             return Err(ENOENT);
         };
@@ -443,7 +492,11 @@ impl Registry {
 
     /// Calls `f` with the record named `name` and its owner's state, under the lock
     /// (for sysfs attributes that read the core's own view of a driver).
-    pub fn with_record<R>(&self, name: &Name, f: impl FnOnce(&Record, ModuleState, &CStr) -> R) -> Result<R> {
+    pub fn with_record<R>(
+        &self,
+        name: &Name,
+        f: impl FnOnce(&Record, ModuleState, &CStr) -> R,
+    ) -> Result<R> {
         let inner = self.inner.lock();
         let slot = inner.find(name).ok_or(ENOENT)?;
         // By the type invariants the owner of a linked record is allocated.
@@ -514,7 +567,9 @@ impl DriverPin<'_> {
 
     /// Calls the driver's `show` into `buf`; returns the length written.
     pub fn show(&self, buf: &mut [u8]) -> Result<usize> {
-        let Some(show) = self.ops().show else { return Ok(0) };
+        let Some(show) = self.ops().show else {
+            return Ok(0);
+        };
         if buf.is_empty() {
             return Ok(0);
         }
@@ -545,7 +600,11 @@ impl DriverPin<'_> {
         // SAFETY: `into_raw` gave up the reference on `rec.owner` without putting it.
         let module = unsafe { ModuleRef::from_raw(rec.owner) };
         // INVARIANT: Restores the pin `into_raw` gave up.
-        DriverPin { reg, rec, _module: module }
+        DriverPin {
+            reg,
+            rec,
+            _module: module,
+        }
     }
 }
 

@@ -86,7 +86,11 @@ pub struct Stress {
 impl Stress {
     /// Stopped; 2 workers; target `sample0`.
     pub fn new() -> Result<impl PinInit<Self>> {
-        let ctl = Ctl { threads: 2, target: Name::new(b"sample0")?, running: KVec::new() };
+        let ctl = Ctl {
+            threads: 2,
+            target: Name::new(b"sample0")?,
+            running: KVec::new(),
+        };
         let counters = Arc::new(Counters::default(), GFP_KERNEL)?;
         Ok(pin_init!(Self { ctl <- new_mutex!(ctl, "drvreg::stress"), counters }))
     }
@@ -142,14 +146,31 @@ impl Stress {
             return Ok(());
         }
         let c = &*self.counters;
-        for counter in [&c.iterations, &c.hits, &c.misses, &c.refused, &c.opens, &c.errors] {
+        for counter in [
+            &c.iterations,
+            &c.hits,
+            &c.misses,
+            &c.refused,
+            &c.opens,
+            &c.errors,
+        ] {
             counter.store(0, Relaxed);
         }
-        let worker = Arc::new(Worker { reg, target: ctl.target, counters: self.counters.clone() }, GFP_KERNEL)?;
+        let worker = Arc::new(
+            Worker {
+                reg,
+                target: ctl.target,
+                counters: self.counters.clone(),
+            },
+            GFP_KERNEL,
+        )?;
         let mut running = KVec::with_capacity(ctl.threads as usize, GFP_KERNEL)?;
         for i in 0..ctl.threads {
             // On failure, `running` drops: the workers started so far are stopped.
-            running.push(Thread::spawn(c_str!("stress"), i, worker.clone(), work)?, GFP_KERNEL)?;
+            running.push(
+                Thread::spawn(c_str!("stress"), i, worker.clone(), work)?,
+                GFP_KERNEL,
+            )?;
         }
         ctl.running = running;
         Ok(())

@@ -46,7 +46,9 @@ impl Dir {
     /// Adds the attributes of `group` to this directory; they go away with it.
     pub fn add_group(&self, group: &'static Group) -> Result {
         // SAFETY: `kobj` is live by the type invariants; `group` is static.
-        kernel::error::to_result(unsafe { bindings::sysfs_create_group(self.kobj.as_ptr(), group.0.get()) })
+        kernel::error::to_result(unsafe {
+            bindings::sysfs_create_group(self.kobj.as_ptr(), group.0.get())
+        })
     }
 
     /// Adds the attributes of `group`; dropping the returned guard removes them again
@@ -56,7 +58,10 @@ impl Dir {
         // SAFETY: `kobj` is live; the guard keeps its own reference.
         let kobj = unsafe { bindings::kobject_get(self.kobj.as_ptr()) };
         // INVARIANT: The group was added and `kobj` is a new reference.
-        Ok(ScopedGroup { kobj: NonNull::new(kobj).ok_or(ENOMEM)?, group })
+        Ok(ScopedGroup {
+            kobj: NonNull::new(kobj).ok_or(ENOMEM)?,
+            group,
+        })
     }
 }
 
@@ -189,6 +194,11 @@ impl Attr {
         unsafe { CStr::from_char_ptr((*kobj).name) }
     }
 
+    /// The `show` callback of attribute `A`.
+    ///
+    /// # Safety
+    ///
+    /// Called by sysfs only: `kobj` is live and `buf` is a page of `PAGE_SIZE` bytes.
     unsafe extern "C" fn show<A: AttrOps>(
         kobj: *mut bindings::kobject,
         _attr: *mut bindings::kobj_attribute,
@@ -196,7 +206,12 @@ impl Attr {
     ) -> isize {
         // SAFETY: sysfs calls `show` with a live kobject and a zeroed page of PAGE_SIZE
         // bytes that nothing else uses during the call.
-        let (dir, buf) = unsafe { (Self::dir_name(kobj), core::slice::from_raw_parts_mut(buf.cast::<u8>(), PAGE_SIZE)) };
+        let (dir, buf) = unsafe {
+            (
+                Self::dir_name(kobj),
+                core::slice::from_raw_parts_mut(buf.cast::<u8>(), PAGE_SIZE),
+            )
+        };
         let mut page = Page { buf, len: 0 };
         match A::show(dir, &mut page) {
             Ok(()) => page.len as isize,
@@ -204,6 +219,11 @@ impl Attr {
         }
     }
 
+    /// The `store` callback of attribute `A`.
+    ///
+    /// # Safety
+    ///
+    /// Called by sysfs only: `kobj` is live and `buf` holds `count` readable bytes.
     unsafe extern "C" fn store<A: AttrOps>(
         kobj: *mut bindings::kobject,
         _attr: *mut bindings::kobj_attribute,
@@ -215,7 +235,12 @@ impl Attr {
             return EPERM.to_errno() as isize;
         }
         // SAFETY: sysfs calls `store` with a live kobject and `count` readable bytes.
-        let (dir, input) = unsafe { (Self::dir_name(kobj), core::slice::from_raw_parts(buf.cast::<u8>(), count)) };
+        let (dir, input) = unsafe {
+            (
+                Self::dir_name(kobj),
+                core::slice::from_raw_parts(buf.cast::<u8>(), count),
+            )
+        };
         match A::store(dir, input) {
             Ok(()) => count as isize,
             Err(e) => e.to_errno() as isize,
@@ -255,7 +280,10 @@ unsafe impl Sync for Group {}
 impl Group {
     /// The group made of `list`, in the directory itself (`name` None) or in a
     /// subdirectory `name`.
-    pub const fn new<const M: usize>(name: Option<&'static CStr>, list: &'static AttrList<M>) -> Self {
+    pub const fn new<const M: usize>(
+        name: Option<&'static CStr>,
+        list: &'static AttrList<M>,
+    ) -> Self {
         // SAFETY: All-zero is a valid, empty `attribute_group`.
         let mut raw: bindings::attribute_group = unsafe { core::mem::zeroed() };
         if let Some(name) = name {
@@ -297,7 +325,10 @@ pub fn parse_u32(input: &[u8]) -> Result<u32> {
         if !c.is_ascii_digit() {
             return Err(EINVAL);
         }
-        value = value.checked_mul(10).and_then(|v| v.checked_add(u32::from(c - b'0'))).ok_or(EINVAL)?;
+        value = value
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(u32::from(c - b'0')))
+            .ok_or(EINVAL)?;
     }
     Ok(value)
 }
