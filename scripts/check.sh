@@ -190,7 +190,6 @@ for k in $kernels; do
 		msg=$(grep -a '^drvreg: FAIL' "$clog/$kname-vm.log" | head -1)
 		res fail "$kname" "guest: ${msg#drvreg: FAIL: }"
 		[ -n "$msg" ] || show "$clog/$kname-vm.log"
-		echo "#   console log: $vlog"
 	fi
 	[ -f "$vlog" ] || continue
 
@@ -227,6 +226,6 @@ for k in $kernels; do
 	printf '%s\n' "$out" | grep -v '^COUNTS '
 	read -r _ p f s <<<"$(printf '%s\n' "$out" | grep '^COUNTS ')"
 	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
-	[ "$f" = 0 ] || echo "#   console log: $vlog"
+	[ "$f" = 0 ] && [ "$vrc" = 0 ] || echo "#   console log: $vlog"
 done
 finish

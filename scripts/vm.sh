@@ -201,7 +201,10 @@ elif [ -n "$splat" ]; then
 	rc=1
 	[ -z "$marker" ] || [ "$cmdrc" -eq 0 ] || rc=$cmdrc
 elif [ -z "$marker" ]; then
-	if grep -aq 'DRVREG-VM-START' "$log"; then
+	killed=$(grep -a -m1 'terminating on signal' "$log" || true)
+	if [ -n "$killed" ]; then
+		say "FAIL: QEMU was killed from outside before CMD finished: $killed"
+	elif grep -aq 'DRVREG-VM-START' "$log"; then
 		say "FAIL: guest died before CMD finished (QEMU status $qrc)"
 	else
 		say "FAIL: guest died before CMD started (QEMU status $qrc; did it boot? see the log)"
