@@ -258,6 +258,8 @@ pub struct Pinned {
 
 // SAFETY: A pin is a reference count; the core's calls through it are thread-safe.
 unsafe impl Send for Pinned {}
+// SAFETY: `&Pinned` offers no methods: every call through the pin needs `&mut Pinned`.
+unsafe impl Sync for Pinned {}
 
 impl Pinned {
     /// Looks `name` up and pins it on behalf of `module` (your `THIS_MODULE`).

@@ -7,7 +7,7 @@
 //! that unregistration takes. See `Documentation/drvreg.rst`.
 //!
 //! sysfs, under `/sys/kernel/drvreg/`:
-//! - `mode`, `race_window_us`, `stats`, `lookup`;
+//! - `mode`, `race_window_us`, `stats`, `lookup`, `call_all`;
 //! - `drivers/<name>/{owner,state,pins,calls,status}`;
 //! - `stress/{threads,target,running,iterations,hits,misses,refused,opens,errors}`.
 
@@ -146,7 +146,25 @@ impl AttrOps for LookupAttr {
     }
 }
 
-attribute_group!(static ROOT_GROUP(None) = [ModeAttr, RaceWindowAttr, StatsAttr, LookupAttr];);
+/// "Call every driver": pins every live driver, then opens and releases each.
+struct CallAllAttr;
+impl AttrOps for CallAllAttr {
+    const NAME: &'static CStr = c_str!("call_all");
+    const MODE: u16 = 0o200;
+
+    fn store(_dir: &CStr, input: &[u8]) -> Result {
+        if trim_input(input)? != b"1" {
+            return Err(EINVAL);
+        }
+        core_state()?.registry.for_each(|pin| {
+            if pin.open().is_ok() {
+                pin.release();
+            }
+        })
+    }
+}
+
+attribute_group!(static ROOT_GROUP(None) = [ModeAttr, RaceWindowAttr, StatsAttr, LookupAttr, CallAllAttr];);
 
 // /sys/kernel/drvreg/stress/
 

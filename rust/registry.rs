@@ -399,14 +399,19 @@ impl Registry {
         Ok(Self::pin_locked(&mut inner, self, rec, module))
     }
 
+    /// Counts a new pin on `rec`, under the lock.
+    fn count_pin(inner: &mut Inner, rec: &Record) {
+        rec.pins.fetch_add(1, Relaxed);
+        inner.stats.pins += 1;
+    }
+
     fn pin_locked<'a>(
         inner: &mut Inner,
         reg: &'a Self,
         rec: Arc<Record>,
         module: ModuleRef,
     ) -> DriverPin<'a> {
-        rec.pins.fetch_add(1, Relaxed);
-        inner.stats.pins += 1;
+        Self::count_pin(inner, &rec);
         inner.stats.hits += 1;
         // INVARIANT: `module` is a reference on `rec.owner`, and `pins` counts this pin.
         DriverPin {
@@ -469,23 +474,31 @@ impl Registry {
     /// Pins every live driver, then calls `f` on each pin with the lock dropped ("call
     /// every driver"). Drivers that are not live are skipped, not counted as lookups.
     pub fn for_each(&self, mut f: impl FnMut(&DriverPin<'_>)) -> Result {
-        let mut pins = KVec::new();
+        // Module references are taken under the lock, but no `DriverPin` exists until it
+        // is released: dropping one takes the lock, so an error path that dropped pins
+        // while holding it would deadlock. Dropping a bare `ModuleRef` is fine anywhere.
+        let mut refs = KVec::new();
         {
             let mut inner = self.inner.lock();
-            pins.reserve(inner.stats.drivers as usize, GFP_KERNEL)?;
-            let mut live = KVec::with_capacity(inner.stats.drivers as usize, GFP_KERNEL)?;
+            refs.reserve(inner.stats.drivers as usize, GFP_KERNEL)?;
             for s in inner.slots.values().filter(|s| !s.dying) {
-                live.push(s.rec.clone(), GFP_KERNEL)?;
-            }
-            for rec in live {
-                if let Some(module) = rec.owner.try_pin() {
-                    let pin = Self::pin_locked(&mut inner, self, rec, module);
-                    pins.push(pin, GFP_KERNEL)?;
+                if let Some(module) = s.rec.owner.try_pin() {
+                    refs.push((s.rec.clone(), module), GFP_KERNEL)?;
                 }
             }
+            for (rec, _) in refs.iter() {
+                Self::count_pin(&mut inner, rec);
+            }
         }
-        for pin in pins.iter() {
-            f(pin);
+        for (rec, module) in refs {
+            // INVARIANT: `module` is a reference on `rec.owner`, and `count_pin` counted this
+            // pin above.
+            let pin = DriverPin {
+                reg: self,
+                rec,
+                _module: module,
+            };
+            f(&pin);
         }
         Ok(())
     }

@@ -4,7 +4,9 @@
 //!
 //! Registers `count` drivers (default 1) named `<name><index>` (default `sample0`).
 //! Each counts the calls it gets; the first one sleeps `delay_us` in `open` to widen the
-//! window during which it is pinned.
+//! window during which it is pinned. With `selfpin=1` it also tries to pin its own first
+//! driver, which the core must refuse with `EDEADLK` (a module cannot pin itself); if it
+//! is not refused, loading fails.
 
 use core::fmt::Write;
 use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -19,7 +21,7 @@ pub mod driver;
 #[path = "../rust/params.rs"]
 pub mod params;
 
-use driver::{Driver, DriverSlot, Registration, Status};
+use driver::{Driver, DriverSlot, Pinned, Registration, Status};
 
 module! {
     type: SampleModule,
@@ -37,6 +39,7 @@ const MAX_PREFIX: usize = abi::NAME_MAX - 2;
 module_param!(COUNT: u32 = 1, "count");
 module_param!(NAME: str = c_str!("sample"), "name");
 module_param!(DELAY_US: u32 = 0, "delay_us");
+module_param!(SELFPIN: bool = false, "selfpin");
 
 /// The descriptors, in this module's memory as in 2002's driver model.
 static SLOTS: [DriverSlot; MAX_DRIVERS] = [const { DriverSlot::new() }; MAX_DRIVERS];
@@ -103,6 +106,22 @@ impl kernel::Module for SampleModule {
                 pr_err!("registering {} failed: {:?}\n", &*name, e);
             })?;
             drivers.push(reg, GFP_KERNEL)?;
+        }
+        if SELFPIN.get() {
+            let own = drivers[0].name();
+            match Pinned::get(own, module) {
+                Err(e) if e.to_errno() == -(kernel::bindings::EDEADLK as i32) => {
+                    pr_info!("pinning my own {} was refused with EDEADLK\n", own);
+                }
+                other => {
+                    pr_err!(
+                        "pinning my own {} was not refused: {:?}\n",
+                        own,
+                        other.map(|_| ())
+                    );
+                    return Err(EINVAL);
+                }
+            }
         }
         Ok(Self { _drivers: drivers })
     }

@@ -17,7 +17,9 @@
 #   DEMO_KERNEL     base (default) or debug (KASAN + lockdep)
 #   DEMO_CYCLES     storm cycles per mode, default 2000 (racy stops at the fault)
 #   DEMO_SECONDS    also stop each storm after this many seconds (default: no limit)
-#   DEMO_WINDOW_US  race window, default 2000;  DEMO_THREADS  stress workers, default 2
+#   DEMO_WINDOW_US  race window, default 2000 (base) or 30000 (debug: KASAN and lockdep
+#                   make rmmod's unregister-to-free path about ten times longer)
+#   DEMO_THREADS    stress workers, default 2
 #   VM_CPUS         vCPUs, default 4
 # The guests boot with rcupdate.rcu_expedited=1 (both modes): module unload waits for
 # RCU grace periods, which take many milliseconds under TCG; expedited, rmmod finishes
@@ -31,7 +33,7 @@ kernel=${DEMO_KERNEL:-base}
 case "$kernel" in base | debug) ;; *) die "unknown DEMO_KERNEL='$kernel': expected base or debug" ;; esac
 cycles=${DEMO_CYCLES:-2000}
 seconds=${DEMO_SECONDS:-0}
-window=${DEMO_WINDOW_US:-2000}
+if [ "$kernel" = debug ]; then window=${DEMO_WINDOW_US:-30000}; else window=${DEMO_WINDOW_US:-2000}; fi
 threads=${DEMO_THREADS:-2}
 for v in "DEMO_CYCLES=$cycles" "DEMO_SECONDS=$seconds" "DEMO_WINDOW_US=$window" "DEMO_THREADS=$threads"; do
 	case "${v#*=}" in '' | *[!0-9]*) die "$v is not a number" ;; esac

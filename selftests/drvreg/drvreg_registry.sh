@@ -144,6 +144,52 @@ test_coming_driver_refused() {
 	[ ! -e "$D/drivers/failing0" ] || fail "failing0 survived the failed init"
 }
 
+# "Call every driver": each live driver is opened and released once.
+test_call_all() {
+	for d in sample0 sample1 sample_c0 sample_c1; do eval "o_$d=$(status_value $d opens)"; done
+	expect_write "$D/call_all" 1 OK || return
+	for d in sample0 sample1 sample_c0 sample_c1; do
+		eval "o=\$o_$d"
+		[ "$(status_value $d opens)" -eq $((o + 1)) ] || fail "$d was not opened once" || return
+		[ "$(status_value $d releases)" -eq "$(status_value $d opens)" ] || fail "$d not released" || return
+	done
+	[ "$(dstat pins)" = 0 ] || fail "pins left: $(dstat pins)" || return
+	expect_write "$D/call_all" 2 EINVAL
+}
+
+# Another module pins a driver through the exported ABI (drvreg_get and friends): the
+# driver's module cannot be unloaded until the client lets go.
+test_client_pins() {
+	o=$(status_value sample1 opens) r=$(status_value sample1 releases)
+	modprobe drvreg_client target=sample1 || fail "modprobe drvreg_client target=sample1" || return
+	[ "$(cat "$D/drivers/sample1/pins")" = 1 ] || fail "sample1 is not pinned by the client" || return
+	[ "$(status_value sample1 opens)" -eq $((o + 1)) ] || fail "the client did not open sample1" || return
+	out=$(rmmod drvreg_sample 2>&1) && fail "rmmod drvreg_sample succeeded while the client pins it" && return 1
+	e=$(errno_of "$out")
+	[ "$e" = EAGAIN ] || [ "$e" = EBUSY ] || fail "rmmod drvreg_sample: '$out'" || return
+	rmmod drvreg_client || fail "rmmod drvreg_client" || return
+	[ "$(cat "$D/drivers/sample1/pins")" = 0 ] || fail "pin not dropped by the client" || return
+	[ "$(status_value sample1 releases)" -eq $((r + 1)) ] || fail "the client did not release sample1"
+}
+
+test_client_absent_target() {
+	ko=$(find /lib/modules/"$(uname -r)" -name drvreg_client.ko | head -n 1)
+	insmod "$ko" target=no_such_driver 2>/dev/null && fail "client loaded without its target" && return 1
+	[ ! -d /sys/module/drvreg_client ] || fail "drvreg_client is loaded" || return
+	dmesg | grep -q "cannot pin no_such_driver" || fail "no 'cannot pin' message"
+}
+
+# Rusty Russell: a module cannot pin itself. The sample's selfpin=1 tries; the core must
+# refuse with EDEADLK (the sample fails to load otherwise).
+test_self_pin_refused() {
+	rmmod drvreg_sample || fail "rmmod drvreg_sample" || return
+	sp=$(dstat self_pins)
+	modprobe drvreg_sample count=2 selfpin=1 || fail "self-pin was not refused" || return
+	[ "$(dstat self_pins)" -eq $((sp + 1)) ] || fail "self_pins did not count the refusal" || return
+	[ "$(cat "$D/drivers/sample0/pins")" = 0 ] || fail "sample0 is pinned" || return
+	dmesg | grep -q "pinning my own sample0 was refused with EDEADLK" || fail "no refusal message"
+}
+
 test_stats_add_up() {
 	stats_add_up || return
 	[ "$(dstat pins)" = 0 ] || fail "pins outstanding: $(dstat pins)"
@@ -207,7 +253,7 @@ test_unload_all() {
 drvreg_require_modules
 drvreg_cleanup
 ktap_print_header
-ktap_set_plan 23
+ktap_set_plan 27
 run_test "load the core" test_load_core
 run_test "modprobe of a driver module loads the core" test_modprobe_loads_core
 run_test "rmmod drvreg refused while a driver module is loaded" test_rmmod_core_refused
@@ -217,6 +263,10 @@ run_test "c: status is read through the driver" test_status_through_driver sampl
 run_test "rust: lookup opens and releases once" test_lookup_opens_and_releases sample1
 run_test "c: lookup opens and releases once" test_lookup_opens_and_releases sample_c1
 run_test "C and Rust status texts have the same keys" test_c_and_rust_alike
+run_test "call_all opens and releases every driver once" test_call_all
+run_test "a client module pins a driver; rmmod refused until it unloads" test_client_pins
+run_test "a client cannot pin an absent driver" test_client_absent_target
+run_test "a module cannot pin its own driver (EDEADLK)" test_self_pin_refused
 run_test "rust: duplicate name gives EEXIST" test_duplicate_name drvreg_sample "name=sample_c"
 run_test "c: duplicate name gives EEXIST" test_duplicate_name drvreg_sample_c "name=sample"
 run_test "stats add up" test_stats_add_up
