@@ -141,7 +141,8 @@ if [ -n "$rfault" ]; then
 	echo
 	echo "racy fault report (first lines, full log: $rlog):"
 	grep -aA14 -m1 -E "BUG: (unable to handle|KASAN)|general protection fault" "$rlog" |
-		grep -aE "BUG|#PF|Oops|CPU:|RIP:|Read of|Write of|Call Trace|racy|lookup|stress" | head -n 10 | sed 's/^/  /'
+		grep -aE "BUG|#PF|Oops|CPU:|RIP:|Read of|Write of|Call Trace|racy|lookup|stress" |
+		grep -av "\]  ? " | head -n 10 | sed 's/^/  /'
 fi
 echo
 if [ "$rverdict" = "RACE REPRODUCED" ] && [ "$lverdict" = SAFE ]; then
