@@ -12,6 +12,12 @@ xz-utils make python3 kmod rsync util-linux coreutils"
 say() { echo "drvreg setup: $*"; }
 
 missing=""
+# bindgen-cli is built with cargo: a fresh Debian machine has none, and bookworm's own
+# cargo is too old for it, so take cargo-web (the cargo that goes with rustc-web).
+BINDGEN_DIR="${CARGO_HOME:-$HOME/.cargo}/bin"
+export PATH="$BINDGEN_DIR:$PATH"
+command -v bindgen >/dev/null 2>&1 || command -v cargo >/dev/null 2>&1 || PKGS="$PKGS cargo-web"
+
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' ||
 		missing="$missing $p"
@@ -28,11 +34,9 @@ if [ -n "$missing" ]; then
 fi
 
 # bindgen: the kernel wants a bindgen binary on PATH; Debian's is too old for 6.12's rust/.
-BINDGEN_DIR="${CARGO_HOME:-$HOME/.cargo}/bin"
-export PATH="$BINDGEN_DIR:$PATH"
 if ! command -v bindgen >/dev/null 2>&1; then
 	command -v cargo >/dev/null 2>&1 || {
-		say "cargo is needed to install bindgen-cli (apt-get install cargo, or rustup)"
+		say "no cargo to install bindgen-cli with (cargo-web did not install?)"
 		exit 1
 	}
 	say "installing bindgen-cli from crates.io (cargo install --locked, ~3 min)"
