@@ -67,6 +67,10 @@ else
 fi
 [ -n "$kernels" ] || die "CHECK_KERNELS is empty"
 
+mkdir -p "$DRVREG_OUT"
+exec 8>"$DRVREG_OUT/.check.lock"
+flock -n 8 || die "another make check is running in $DRVREG_ROOT (it holds out/.check.lock)"
+
 note "setting up the host (scripts/setup.sh)..."
 drvreg_setup
 rm -rf "$clog"
