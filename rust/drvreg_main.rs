@@ -258,61 +258,31 @@ attribute_group!(static STRESS_GROUP(Some(c_str!("stress"))) = [
 
 // /sys/kernel/drvreg/drivers/<name>/: `dir` is the driver's name.
 
-struct OwnerAttr;
-impl AttrOps for OwnerAttr {
-    const NAME: &'static CStr = c_str!("owner");
-    const MODE: u16 = 0o444;
+/// A read-only attribute of `drivers/<name>/` showing `$value`, computed under the driver
+/// lock from the driver's record, its owner's state and its owner's name.
+macro_rules! record_attr {
+    ($attr:ident, $name:literal, |$rec:pat_param, $state:pat_param, $owner:pat_param| $value:expr) => {
+        struct $attr;
+        impl AttrOps for $attr {
+            const NAME: &'static CStr = c_str!($name);
+            const MODE: u16 = 0o444;
 
-    fn show(dir: &CStr, out: &mut Page<'_>) -> Result {
-        core_state()?
-            .registry
-            .with_record(&Name::new(dir.as_bytes())?, |_, _, owner| {
-                emit(out, format_args!("{}\n", owner))
-            })?
-    }
+            fn show(dir: &CStr, out: &mut Page<'_>) -> Result {
+                let name = Name::new(dir.as_bytes())?;
+                core_state()?
+                    .registry
+                    .with_record(&name, |$rec, $state, $owner| {
+                        emit(out, format_args!("{}\n", $value))
+                    })?
+            }
+        }
+    };
 }
 
-struct StateAttr;
-impl AttrOps for StateAttr {
-    const NAME: &'static CStr = c_str!("state");
-    const MODE: u16 = 0o444;
-
-    fn show(dir: &CStr, out: &mut Page<'_>) -> Result {
-        core_state()?
-            .registry
-            .with_record(&Name::new(dir.as_bytes())?, |_, state, _| {
-                emit(out, format_args!("{}\n", state.as_str()))
-            })?
-    }
-}
-
-struct PinsAttr;
-impl AttrOps for PinsAttr {
-    const NAME: &'static CStr = c_str!("pins");
-    const MODE: u16 = 0o444;
-
-    fn show(dir: &CStr, out: &mut Page<'_>) -> Result {
-        core_state()?
-            .registry
-            .with_record(&Name::new(dir.as_bytes())?, |rec, _, _| {
-                emit(out, format_args!("{}\n", rec.pins()))
-            })?
-    }
-}
-
-struct CallsAttr;
-impl AttrOps for CallsAttr {
-    const NAME: &'static CStr = c_str!("calls");
-    const MODE: u16 = 0o444;
-
-    fn show(dir: &CStr, out: &mut Page<'_>) -> Result {
-        core_state()?
-            .registry
-            .with_record(&Name::new(dir.as_bytes())?, |rec, _, _| {
-                emit(out, format_args!("{}\n", rec.calls()))
-            })?
-    }
-}
+record_attr!(OwnerAttr, "owner", |_, _, owner| owner);
+record_attr!(StateAttr, "state", |_, state, _| state.as_str());
+record_attr!(PinsAttr, "pins", |rec, _, _| rec.pins());
+record_attr!(CallsAttr, "calls", |rec, _, _| rec.calls());
 
 /// Mochel's driverfs case: reading a driver's file calls into the driver module, so it
 /// goes through a pin like every other call.

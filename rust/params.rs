@@ -12,50 +12,33 @@
 use core::cell::UnsafeCell;
 use kernel::{bindings, ffi::c_char, ffi::c_void, str::CStr};
 
+/// Storage of a `uint` or `bool` parameter.
+pub struct Param<T: Copy>(UnsafeCell<T>);
+
 /// Storage of a `uint` parameter.
-pub struct ParamU32(UnsafeCell<u32>);
+pub type ParamU32 = Param<u32>;
 
 /// Storage of a `bool` parameter.
-pub struct ParamBool(UnsafeCell<bool>);
+pub type ParamBool = Param<bool>;
 
 /// Storage of a `charp` (string) parameter.
 pub struct ParamStr(UnsafeCell<*mut c_char>);
 
 // SAFETY: The loader writes the storage before the module's init runs, which orders the
 // write before every read; with mode 0444 nothing writes it afterwards.
-unsafe impl Sync for ParamU32 {}
-// SAFETY: As for `ParamU32`.
-unsafe impl Sync for ParamBool {}
-// SAFETY: As for `ParamU32`; the string itself is owned by the parameter code until the
+unsafe impl<T: Copy> Sync for Param<T> {}
+// SAFETY: As for `Param`; the string itself is owned by the parameter code until the
 // module is unloaded.
 unsafe impl Sync for ParamStr {}
 
-impl ParamU32 {
+impl<T: Copy> Param<T> {
     /// Storage holding `default` until the loader parses a value.
-    pub const fn new(default: u32) -> Self {
+    pub const fn new(default: T) -> Self {
         Self(UnsafeCell::new(default))
     }
 
     /// The value.
-    pub fn get(&self) -> u32 {
-        // SAFETY: See the `Sync` impl: no write can happen concurrently.
-        unsafe { *self.0.get() }
-    }
-
-    /// The raw storage, for the parameter descriptor.
-    pub const fn as_arg(&'static self) -> *mut c_void {
-        self.0.get().cast()
-    }
-}
-
-impl ParamBool {
-    /// Storage holding `default` until the loader parses a value.
-    pub const fn new(default: bool) -> Self {
-        Self(UnsafeCell::new(default))
-    }
-
-    /// The value.
-    pub fn get(&self) -> bool {
+    pub fn get(&self) -> T {
         // SAFETY: See the `Sync` impl: no write can happen concurrently.
         unsafe { *self.0.get() }
     }
