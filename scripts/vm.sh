@@ -13,6 +13,8 @@
 #   KDIR             a built Rust-enabled kernel tree to use instead of the cached kernels
 #   VM_CPUS          vCPUs, default 4;  VM_MEM  MiB of guest memory, default 1024
 #   VM_TIMEOUT       seconds before a guest is declared hung and killed, default 900
+#   VM_SPLAT_IDLE    seconds without console output after a kernel splat before the guest
+#                    is declared stuck and killed, default 300
 #   VM_EXPECT_SPLAT  1: a kernel splat is the expected outcome: exit 0 if one is seen,
 #                    non-zero if none is
 #   VM_APPEND        extra kernel command line
@@ -33,7 +35,8 @@
 # Exit status: CMD's status; when something went wrong instead:
 #   kernel splat (Oops, BUG:, WARNING:, KASAN, lockdep, UBSAN, panic, Call Trace, ...):
 #       CMD's status if non-zero, else 1 (with VM_EXPECT_SPLAT=1: 0, and 1 if none seen)
-#   guest hung past VM_TIMEOUT: 124;  guest died before CMD finished: 125;
+#   guest hung past VM_TIMEOUT, or silent for VM_SPLAT_IDLE after a splat: 124
+#       (0 with VM_EXPECT_SPLAT=1 if it splatted first);  guest died before CMD finished: 125;
 #   bad input or build failure: 2
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -50,6 +53,8 @@ if [ -z "${KDIR:-}" ]; then
 fi
 isnum() { case "$2" in '' | *[!0-9]*) die "$1='$2' is not a positive number" ;; esac; [ "$2" -gt 0 ] || die "$1 must be at least 1"; }
 VM_CPUS=${VM_CPUS:-4} VM_MEM=${VM_MEM:-1024} VM_TIMEOUT=${VM_TIMEOUT:-900}
+VM_SPLAT_IDLE=${VM_SPLAT_IDLE:-300}
+isnum VM_SPLAT_IDLE "$VM_SPLAT_IDLE"
 isnum VM_CPUS "$VM_CPUS"
 isnum VM_MEM "$VM_MEM"
 isnum VM_TIMEOUT "$VM_TIMEOUT"
@@ -140,15 +145,41 @@ if [ -n "$shell" ]; then
 fi
 
 say "booting the $kname guest ($VM_CPUS CPUs, TCG, timeout ${VM_TIMEOUT}s) to run CMD..."
+# Kernel lines carry a printk timestamp (printk.time=1); the command's own output does
+# not, so a test printing 'WARNING:' is not taken for a kernel splat.
+splat_re='^\[ *[0-9]+\.[0-9]+\] .*(Oops|BUG:|WARNING:|general protection fault|Kernel panic|kernel BUG at|possible circular locking|possible recursive locking|INFO: |UBSAN:|Call Trace:)'
+
+# A guest that splatted and then printed nothing for VM_SPLAT_IDLE seconds is stuck (say
+# a deadlock after a lockdep report, or a report loop): stop it instead of waiting for
+# VM_TIMEOUT.
+watch_stuck() {
+	local last=-1 idle=0 size
+	while sleep 5; do
+		grep -aqE "$splat_re" "$log" 2>/dev/null || continue
+		! grep -aq 'DRVREG-VM-EXIT: ' "$log" || continue
+		size=$(stat -c %s "$log")
+		if [ "$size" = "$last" ]; then idle=$((idle + 5)); else idle=0 last=$size; fi
+		if [ "$idle" -ge "$VM_SPLAT_IDLE" ]; then
+			: >"$img/stuck"
+			kill "$(cat "$img/qemu.pid")"
+			return
+		fi
+	done
+}
+: >"$log"
+watch_stuck </dev/null >/dev/null 2>&1 &
+watcher=$!
 start=$(date +%s)
 interrupted=""
 trap 'interrupted=1' INT TERM
 set +e
-timeout --foreground -k 10 "$VM_TIMEOUT" "$qemu" "${qargs[@]}" -display none \
+timeout --foreground -k 10 "$VM_TIMEOUT" "$qemu" "${qargs[@]}" -pidfile "$img/qemu.pid" -display none \
 	-serial stdio -monitor none </dev/null 2>&1 | sed -u 's/\r$//' | tee "$log"
 qrc=${PIPESTATUS[0]}
 set -e
 secs=$(($(date +%s) - start))
+kill "$watcher" 2>/dev/null || true
+wait "$watcher" 2>/dev/null || true
 trap - INT TERM
 if [ -n "$interrupted" ]; then
 	say "interrupted: QEMU stopped after ${secs} s"
@@ -157,9 +188,6 @@ if [ -n "$interrupted" ]; then
 fi
 
 # --- verdict -----------------------------------------------------------------------------
-# Kernel lines carry a printk timestamp (printk.time=1); the command's own output does
-# not, so a test printing 'WARNING:' is not taken for a kernel splat.
-splat_re='^\[ *[0-9]+\.[0-9]+\] .*(Oops|BUG:|WARNING:|general protection fault|Kernel panic|kernel BUG at|possible circular locking|possible recursive locking|INFO: |UBSAN:|Call Trace:)'
 splat=$(grep -aE -m1 "$splat_re" "$log" || true)
 kind=""
 case "$splat" in
@@ -177,16 +205,19 @@ esac
 marker=$(grep -aoE 'DRVREG-VM-EXIT: [0-9]+' "$log" | tail -1 || true)
 cmdrc=${marker#DRVREG-VM-EXIT: }
 hung=""
-[ "$qrc" -ne 124 ] && [ "$qrc" -ne 137 ] || hung=1
+[ "$qrc" -ne 124 ] && [ "$qrc" -ne 137 ] || hung="guest hung: killed after ${VM_TIMEOUT} s (VM_TIMEOUT)"
+[ ! -e "$img/stuck" ] || hung="guest stuck after a $kind: no console output for ${VM_SPLAT_IDLE} s, killed (VM_SPLAT_IDLE)"
 
 rc=0
 if [ -n "$hung" ]; then
-	say "FAIL: guest hung: killed after ${VM_TIMEOUT} s (VM_TIMEOUT)"
-	[ -z "$splat" ] || say "      after a $kind: $splat"
-	rc=124
 	if [ "${VM_EXPECT_SPLAT:-}" = 1 ] && [ -n "$splat" ]; then
 		say "expected splat seen ($kind): $splat"
+		say "(then the $hung)"
 		rc=0
+	else
+		say "FAIL: $hung"
+		[ -z "$splat" ] || say "      the $kind: $splat"
+		rc=124
 	fi
 elif [ "${VM_EXPECT_SPLAT:-}" = 1 ]; then
 	if [ -n "$splat" ]; then

@@ -24,7 +24,7 @@ rm -rf "$logs"
 mkdir -p "$logs"
 # The harness does not need the project's modules: they may be mid-edit.
 export VM_PROJECT=0
-unset CMD VM_CPUS VM_TIMEOUT VM_EXPECT_SPLAT VM_APPEND VM_ENV VM_LOG SHARE VM_EXTRA_M
+unset CMD VM_CPUS VM_TIMEOUT VM_SPLAT_IDLE VM_EXPECT_SPLAT VM_APPEND VM_ENV VM_LOG SHARE VM_EXTRA_M
 
 n=0 passed=0 failed=0
 # Build the kernel (and run setup) once, up front, so that its output is not a test's.
@@ -65,7 +65,7 @@ cmd_output() {
 has_line() { cmd_output | grep -aqx -- "$1"; }
 
 echo "TAP version 13"
-if [ -n "$quick" ]; then echo "1..2"; else echo "1..13"; fi
+if [ -n "$quick" ]; then echo "1..2"; else echo "1..14"; fi
 
 boot exit3 CMD='exit 3'
 [ "$rc" = 3 ] && grep -q 'CMD exited with status 3' "$msg"
@@ -125,6 +125,10 @@ result $? "harness: a guest that dies before CMD ends is reported (${secs}s)"
 boot hang VM_TIMEOUT=60 CMD='sleep 100000'
 [ "$rc" = 124 ] && grep -q '^drvreg: FAIL: guest hung: killed after 60 s' "$msg"
 result $? "harness: a hung guest is killed after VM_TIMEOUT=60 and reported (${secs}s)"
+
+boot stuck VM_SPLAT_IDLE=20 VM_EXTRA_M="$harness" CMD='modprobe drvreg_harness_oops mode=warn; sleep 100000'
+[ "$rc" = 124 ] && grep -q '^drvreg: FAIL: guest stuck after a kernel WARNING: no console output for 20 s' "$msg" && [ "$secs" -lt 90 ]
+result $? "harness: a guest silent for VM_SPLAT_IDLE=20 after a splat is stopped early (${secs}s)"
 
 boot badkernel KDIR= KERNEL=bogus CMD=true
 [ "$rc" = 2 ] && [ "$(grep -c . "$msg")" = 1 ] && grep -q "^drvreg: unknown KERNEL='bogus'" "$msg"
