@@ -97,7 +97,7 @@ for k in $kernels; do
 	work="$DRVREG_OUT/$kname"
 
 	# --- kernel ----------------------------------------------------------------------
-	note "[$kname] building or finding the kernel..."
+	note "[$kname] finding the cached kernel, or building it (~6 min base, ~9 min debug; log: out/check/$kname-kernel.log)..."
 	t0=$(date +%s)
 	if ! kdir=$(drvreg_kdir 2>"$clog/$kname-kernel.log"); then
 		res fail "$kname" "kernel build"

@@ -68,9 +68,6 @@ drvreg_kdir() {
 	*) die "unknown KERNEL='$KERNEL': expected KERNEL=base or KERNEL=debug" ;;
 	esac
 	drvreg_setup
-	if [ ! -f "$(ls -d "${DRVREG_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/drvreg}"/build/"$KERNEL"-*/.drvreg-complete 2>/dev/null | head -1)" ]; then
-		say "building the $KERNEL kernel (first use; cached afterwards)..."
-	fi
 	local k
 	k=$("$DRVREG_ROOT/scripts/kernel.sh" "$KERNEL") || die "could not build the $KERNEL kernel (see above)"
 	drvreg_check_kdir "$k"
