@@ -13,7 +13,7 @@
 #   make demo              the race demonstration (scripts/demo.sh)
 #
 # Variables: KERNEL=base|debug, KDIR=/built/rust/kernel (skips kernel builds),
-# CMD, VM_CPUS, VM_MEM, VM_TIMEOUT, VM_EXPECT_SPLAT, VM_APPEND, VM_ENV, VM_LOG, SHARE,
+# CMD, VM_CPUS, VM_MEM, VM_TIMEOUT, VM_SPLAT_IDLE, VM_EXPECT_SPLAT, VM_APPEND, VM_ENV, VM_LOG, SHARE,
 # CHECK_KERNELS. See README.md.
 #
 # Kbuild reads ./Kbuild, not this file, when it builds with M=.
@@ -26,7 +26,7 @@ override VM_APPEND := $(value VM_APPEND)
 override VM_ENV := $(value VM_ENV)
 override SHARE := $(value SHARE)
 override VM_LOG := $(value VM_LOG)
-export KERNEL KDIR CMD VM_CPUS VM_MEM VM_TIMEOUT VM_EXPECT_SPLAT VM_APPEND VM_ENV VM_LOG SHARE
+export KERNEL KDIR CMD VM_CPUS VM_MEM VM_TIMEOUT VM_SPLAT_IDLE VM_EXPECT_SPLAT VM_APPEND VM_ENV VM_LOG SHARE
 export CHECK_KERNELS RUSTC RUSTDOC DRVREG_CACHE
 
 SHELL := /bin/bash
@@ -44,7 +44,7 @@ $(error $(KDIR_ERR))
 endif
 endif
 endif
-$(foreach v,VM_CPUS VM_MEM VM_TIMEOUT,$(if $($v),$(if $(shell [[ '$($v)' =~ ^[1-9][0-9]*$$ ]] || echo bad),\
+$(foreach v,VM_CPUS VM_MEM VM_TIMEOUT VM_SPLAT_IDLE,$(if $($v),$(if $(shell [[ '$($v)' =~ ^[1-9][0-9]*$$ ]] || echo bad),\
 	$(error drvreg: $v='$($v)' is not a positive number))))
 ifneq ($(filter vm,$(MAKECMDGOALS)),)
 ifeq ($(strip $(CMD)),)
