@@ -116,8 +116,9 @@ exit "$rc"
 EOF
 chmod 755 usr/bin/timeout
 
-echo 'root:x:0:0:root:/root:/bin/sh' >etc/passwd
-echo 'root:x:0:' >etc/group
+# nobody: an unprivileged user, for tests that check root-only interfaces (su nobody).
+printf '%s\n' 'root:x:0:0:root:/root:/bin/sh' 'nobody:x:65534:65534:nobody:/nonexistent:/bin/sh' >etc/passwd
+printf '%s\n' 'root:x:0:' 'nogroup:x:65534:' >etc/group
 echo 'drvreg' >etc/hostname
 cat >etc/profile <<'EOF'
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root
