@@ -94,7 +94,8 @@ run locked 250 0 || locked_rc=$?
 rlog="$outdir/racy-$kernel.log" llog="$outdir/locked-$kernel.log"
 
 # Racy: the last progress line before the fault tells how far it got.
-rlast=$(grep -a "storm: t=" "$rlog" | tail -n 1 || true)
+# (the last complete one: a line cut short by the oops on the console is skipped)
+rlast=$(grep -aE "storm: t=[0-9]+ cycle=[0-9]+ .* refused=[0-9]+$" "$rlog" | tail -n 1 || true)
 rstart=$(grep -a "storm: start t=" "$rlog" | head -n 1 || true)
 rfault=$(grep -anE "BUG: (unable to handle|KASAN)|general protection fault" "$rlog" | head -n 1 || true)
 rfaults=$(faults "$rlog")
