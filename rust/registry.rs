@@ -23,7 +23,7 @@ use core::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering::Relaxed};
 use kernel::{
     c_str, new_condvar, new_mutex,
     prelude::*,
-    rbtree::{RBTree, RBTreeNode},
+    rbtree::{RBTree, RBTreeNodeReservation},
     str::CStr,
     sync::{Arc, CondVar, Mutex},
 };
@@ -266,14 +266,10 @@ impl Registry {
     /// `entry` must point to a descriptor that stays valid until it is unregistered, and
     /// `owner` must be the module that will unregister it before being freed.
     pub unsafe fn register(&self, entry: *mut DrvregDriver, owner: Owner, name: Name) -> Result {
-        let mut inner = self.inner.lock();
-        if inner.key_of(entry).is_some() {
-            return Err(EBUSY);
-        }
-        // Also taken while a driver of that name is still unregistering.
-        if inner.slots.get(&name).is_some() {
-            return Err(EEXIST);
-        }
+        // Allocate before taking the lock: nothing that can fail once the directory exists
+        // may leave it to be dropped under the lock (removal waits for its readers, which
+        // take the lock).
+        let reservation = RBTreeNodeReservation::new(GFP_KERNEL)?;
         let rec = Arc::new(
             Record {
                 name,
@@ -284,23 +280,30 @@ impl Registry {
             },
             GFP_KERNEL,
         )?;
+        let mut inner = self.inner.lock();
+        if inner.key_of(entry).is_some() {
+            return Err(EBUSY);
+        }
+        // Also taken while a driver of that name is still unregistering.
+        if inner.slots.get(&name).is_some() {
+            return Err(EEXIST);
+        }
         // Creating the directory under the lock keeps its name unique: no other registration
-        // of the name can start until the record is linked. Removal happens outside the lock
-        // (it waits for attribute readers, which take the lock).
+        // of the name can start until the record is linked.
         let dir = Dir::new(name.as_cstr(), Some(&self.drivers_dir))?;
-        dir.add_group(self.driver_attrs)?;
+        if let Err(e) = dir.add_group(self.driver_attrs) {
+            drop(inner);
+            drop(dir);
+            return Err(e);
+        }
         // SAFETY: The caller guarantees `entry` is valid; the core owns `owner` (see the ABI).
         unsafe { (*entry).owner = owner.as_ptr().cast() };
-        let node = RBTreeNode::new(
-            name,
-            Slot {
-                rec,
-                dir: Some(dir),
-                dying: false,
-            },
-            GFP_KERNEL,
-        )?;
-        inner.slots.insert(node);
+        let slot = Slot {
+            rec,
+            dir: Some(dir),
+            dying: false,
+        };
+        inner.slots.insert(reservation.into_node(name, slot));
         inner.stats.registered += 1;
         inner.stats.drivers += 1;
         Ok(())
