@@ -136,13 +136,6 @@ unsafe impl Send for Record {}
 // SAFETY: See `Send`.
 unsafe impl Sync for Record {}
 
-impl Record {
-    /// The driver's name.
-    pub fn name(&self) -> &Name {
-        &self.name
-    }
-}
-
 struct Slot {
     rec: Arc<Record>,
     /// `/sys/kernel/drvreg/drivers/<name>/`, taken out when unregistering.
@@ -550,11 +543,6 @@ pub struct DriverPin<'a> {
 }
 
 impl DriverPin<'_> {
-    /// The pinned driver's name.
-    pub fn name(&self) -> &Name {
-        &self.rec.name
-    }
-
     fn ops(&self) -> &abi::DrvregOps {
         self.rec.calls.fetch_add(1, Relaxed);
         // SAFETY: By the type invariants the owner module is referenced, so its memory,
