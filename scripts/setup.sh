@@ -26,7 +26,13 @@ done
 if [ -n "$missing" ]; then
 	say "installing Debian packages:$missing"
 	SUDO=""
-	[ "$(id -u)" -eq 0 ] || SUDO=sudo
+	if [ "$(id -u)" -ne 0 ]; then
+		command -v sudo >/dev/null 2>&1 || {
+			say "installing packages needs root: run as root, or install sudo"
+			exit 1
+		}
+		SUDO=sudo
+	fi
 	export DEBIAN_FRONTEND=noninteractive
 	$SUDO apt-get update -qq
 	# shellcheck disable=SC2086
