@@ -26,10 +26,11 @@ struct Job<T> {
 /// # Invariants
 ///
 /// `task` is a kthread created by [`Thread::spawn`] that has not been stopped yet. It does
-/// not exit before `kthread_stop` is called on it, so `task` stays valid. `job` outlives it.
+/// not exit before `kthread_stop` is called on it, so `task` stays valid. `_job` outlives it.
 pub struct Thread<T: Send + Sync + 'static> {
     task: NonNull<bindings::task_struct>,
-    job: Pin<KBox<Job<T>>>,
+    /// Owned only to outlive the thread: freed after `kthread_stop` in `drop`.
+    _job: Pin<KBox<Job<T>>>,
 }
 
 // SAFETY: The handle only calls `kthread_stop`, which any thread may call once.
@@ -65,7 +66,7 @@ impl<T: Send + Sync + 'static> Thread<T> {
         // SAFETY: `task` is a freshly created kthread that has not been woken yet.
         unsafe { bindings::wake_up_process(task.as_ptr()) };
         // INVARIANT: `run` never returns before `kthread_should_stop()` is true.
-        Ok(Self { task, job })
+        Ok(Self { task, _job: job })
     }
 
     /// The thread function.
@@ -89,8 +90,7 @@ impl<T: Send + Sync + 'static> Thread<T> {
 impl<T: Send + Sync + 'static> Drop for Thread<T> {
     fn drop(&mut self) {
         // SAFETY: By the type invariants `task` is a kthread that has not exited and has
-        // not been stopped; `kthread_stop` waits for it to exit. `job` is freed afterwards.
+        // not been stopped; `kthread_stop` waits for it to exit. `_job` is freed afterwards.
         unsafe { bindings::kthread_stop(self.task.as_ptr()) };
-        let _ = &self.job;
     }
 }

@@ -332,11 +332,9 @@ impl Registry {
         Ok(())
     }
 
-    /// Unregisters every driver still registered by `owner`, which is going away; returns
-    /// how many there were. Called from the module-going notifier: a correct module has
+    /// Unregisters every driver still registered by `owner`, which is going away. Called from the module-going notifier: a correct module has
     /// unregistered everything already, so anything found here is a driver bug.
-    pub fn purge(&self, owner: Owner) -> usize {
-        let mut purged = 0;
+    pub fn purge(&self, owner: Owner) {
         loop {
             let found = {
                 let inner = self.inner.lock();
@@ -355,10 +353,8 @@ impl Registry {
             );
             if self.unregister(entry).is_ok() {
                 self.inner.lock().stats.purged += 1;
-                purged += 1;
             }
         }
-        purged
     }
 
     /// Looks `name` up and pins it: the fix. Scans the list, checks that the owner is
