@@ -69,14 +69,20 @@ test_stress_start_stop() {
 	stats_add_up
 }
 
+# A restart resets the counters: afterwards the workers' opens are exactly the opens the
+# driver saw since the restart (without a reset they would include the first run's).
 test_stress_restart_resets() {
+	before=$(status_value sample0 opens)
+	[ "$(counter opens)" -gt 0 ] || fail "the first run made no opens" || return
 	expect_write "$D/stress/running" 1 OK || return
 	expect_write "$D/stress/running" 1 OK || return
 	[ "$(workers)" = 3 ] || fail "second start changed the workers: $(workers)" || return
 	expect_write "$D/stress/running" 0 OK || return
 	expect_write "$D/stress/running" 0 OK || return
 	i=$(counter iterations) h=$(counter hits) m=$(counter misses) r=$(counter refused) e=$(counter errors)
-	[ "$i" -eq $((h + m + r + e)) ] || fail "counters do not add up after restart"
+	[ "$i" -eq $((h + m + r + e)) ] || fail "counters do not add up after restart" || return
+	o=$(counter opens) since=$(($(status_value sample0 opens) - before))
+	[ "$o" -eq "$since" ] || fail "workers count $o opens, the driver saw $since since the restart"
 }
 
 # With the target absent, workers miss; the core can then be unloaded while they run:
