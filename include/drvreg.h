@@ -19,7 +19,9 @@
 #ifndef _DRVREG_H
 #define _DRVREG_H
 
+#include <linux/build_bug.h>
 #include <linux/module.h>
+#include <linux/stddef.h>
 #include <linux/types.h>
 
 /* Longest driver name, without the terminating NUL. */
@@ -50,7 +52,9 @@ struct drvreg_ops {
  * @ops:   the driver's callbacks.
  * @data:  the driver's private data, for its callbacks.
  * @owner: set by drvreg_register() to the registering module; read-only for drivers.
- * @__core: private to the core.
+ * @__core: private to the core (its record of the registration, as drivers/base keeps
+ *          drv->p); must be NULL when the driver is registered, which a static or
+ *          zeroed descriptor is. The core clears it again when it unregisters the driver.
  */
 struct drvreg_driver {
 	const char *name;
@@ -68,16 +72,37 @@ struct drvreg_pin {
 	void *__record;
 };
 
+/*
+ * The layout the Rust side (rust/api/abi.rs) asserts with offset_of!, in the same units:
+ * a change to either side that is not made to both fails that side's build.
+ */
+#define __DRVREG_P sizeof(void *)
+static_assert(offsetof(struct drvreg_ops, open) == 0);
+static_assert(offsetof(struct drvreg_ops, release) == __DRVREG_P);
+static_assert(offsetof(struct drvreg_ops, show) == 2 * __DRVREG_P);
+static_assert(sizeof(struct drvreg_ops) == 3 * __DRVREG_P);
+static_assert(offsetof(struct drvreg_driver, name) == 0);
+static_assert(offsetof(struct drvreg_driver, ops) == __DRVREG_P);
+static_assert(offsetof(struct drvreg_driver, data) == 2 * __DRVREG_P);
+static_assert(offsetof(struct drvreg_driver, owner) == 3 * __DRVREG_P);
+static_assert(offsetof(struct drvreg_driver, __core) == 4 * __DRVREG_P);
+static_assert(sizeof(struct drvreg_driver) == 5 * __DRVREG_P);
+static_assert(offsetof(struct drvreg_pin, __record) == 0);
+static_assert(sizeof(struct drvreg_pin) == __DRVREG_P);
+static_assert(DRVREG_NAME_MAX == 31);
+
 int __drvreg_register(struct drvreg_driver *drv, struct module *owner);
 /*
  * drvreg_register - register @drv, owned by the calling module.
  * Returns 0, -EINVAL (bad name, no ops), -EEXIST (name taken), -EBUSY (@drv already
- * registered) or -ENOMEM.
+ * registered: its __core is not NULL) or -ENOMEM.
  */
 #define drvreg_register(drv) __drvreg_register(drv, THIS_MODULE)
 /*
  * drvreg_unregister - remove @drv. Waits until no pin on @drv is held, so when it
- * returns no callback of @drv is running and none will be called again.
+ * returns no callback of @drv is running and none will be called again. @drv must be
+ * registered by the caller, or have a NULL __core (then it warns and does nothing).
+ * Constant time to find the registration (through @drv->__core), O(log n) to unlink it.
  */
 void drvreg_unregister(struct drvreg_driver *drv);
 

@@ -6,66 +6,89 @@
 //! driver module's dependency on `drvreg.ko`: `modprobe` of a driver loads the core first,
 //! and the core cannot be unloaded while a driver module is loaded. That also means these
 //! functions only run while the core is live and its state published.
+//!
+//! Each definition is checked against the one declaration of the ABI in Rust
+//! ([`drvreg_abi!`](crate::drvreg_abi)), which driver modules use.
 
-use crate::abi::{DrvregDriver, DrvregPin};
-use crate::module_ref::Owner;
+use crate::api::abi::{DrvregDriver, DrvregPin, Module};
 use crate::registry::{DriverPin, Name, Record};
-use crate::CORE;
+use crate::state::{with_core, CORE};
+use crate::sys::module_ref::Owner;
 use core::mem::ManuallyDrop;
 use kernel::{
-    bindings,
     ffi::{c_char, c_int},
     prelude::*,
     str::CStr,
 };
 
+crate::drvreg_abi!(check);
+
+/// The errno of a result, as the C ABI returns it.
+fn errno(res: Result) -> c_int {
+    match res {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// Validates a name passed by a C caller.
+///
+/// # Safety
+///
+/// `name` must be null or point to a NUL-terminated string.
+unsafe fn c_name(name: *const c_char) -> Result<Name> {
+    if name.is_null() {
+        return Err(EINVAL);
+    }
+    // SAFETY: Not null, and NUL-terminated per the caller's guarantee.
+    let name = unsafe { CStr::from_char_ptr(name) };
+    Name::new(name.as_bytes())
+}
+
 /// `__drvreg_register`: registers `drv`, owned by `owner` (the caller's `THIS_MODULE`).
 ///
 /// # Safety
 ///
-/// `drv` must point to a descriptor in `owner`'s memory that the caller unregisters before
-/// `owner` is freed; `owner` must be the calling module.
+/// `drv` must point to a descriptor in `owner`'s memory, with a null `core`, that the
+/// caller unregisters before `owner` is freed; `owner` must be the calling module.
 #[no_mangle]
-pub unsafe extern "C" fn __drvreg_register(
-    drv: *mut DrvregDriver,
-    owner: *mut bindings::module,
-) -> c_int {
-    let Some(core) = CORE.get() else {
-        return ENODEV.to_errno();
-    };
-    // SAFETY: The caller guarantees `owner` is its own module, alive while it runs and
-    // until it has unregistered.
-    let owner = unsafe { Owner::from_raw(owner) };
-    let (Some(owner), false) = (owner, drv.is_null()) else {
+pub unsafe extern "C" fn __drvreg_register(drv: *mut DrvregDriver, owner: *mut Module) -> c_int {
+    let (Some(owner), false) = (Owner::from_ptr(owner.cast()), drv.is_null()) else {
         return EINVAL.to_errno();
     };
     // SAFETY: `drv` is a valid descriptor (caller's guarantee), not yet seen by the core.
     let (name, ops) = unsafe { ((*drv).name, (*drv).ops) };
-    if name.is_null() || ops.is_null() {
+    if ops.is_null() {
         return EINVAL.to_errno();
     }
-    // SAFETY: `name` is a NUL-terminated string per the ABI.
-    let name = match Name::new(unsafe { CStr::from_char_ptr(name) }.as_bytes()) {
+    // SAFETY: The ABI makes `name` null or a NUL-terminated string.
+    let name = match unsafe { c_name(name) } {
         Ok(name) => name,
         Err(e) => return e.to_errno(),
     };
-    // SAFETY: Forwarding the caller's guarantees.
-    match unsafe { core.registry.register(drv, owner, name) } {
-        Ok(()) => 0,
-        Err(e) => e.to_errno(),
-    }
+    errno(with_core(|core| {
+        // SAFETY: The caller guarantees that `drv` is valid with a null `core` until it is
+        // unregistered, and that `owner` is the module that unregisters it.
+        unsafe { core.lookups.registry().register(drv, owner, name) }
+    }))
 }
 
 /// `drvreg_unregister`: unregisters `drv`; returns once no callback of it can run.
 ///
 /// # Safety
 ///
-/// `drv` must be a descriptor registered by the caller (anything else is ignored with a
-/// warning).
+/// `drv` must be a descriptor registered by the caller, or one with a null `core` (then
+/// this warns and does nothing).
 #[no_mangle]
 pub unsafe extern "C" fn drvreg_unregister(drv: *mut DrvregDriver) {
-    let Some(core) = CORE.get() else { return };
-    if core.registry.unregister(drv).is_err() {
+    if drv.is_null() {
+        return;
+    }
+    let res = with_core(|core| {
+        // SAFETY: The caller guarantees `drv` is registered here or has a null `core`.
+        unsafe { core.lookups.registry().unregister(drv) }
+    });
+    if res.is_err() {
         pr_warn!(
             "drvreg_unregister: driver descriptor {:p} is not registered\n",
             drv
@@ -77,105 +100,105 @@ pub unsafe extern "C" fn drvreg_unregister(drv: *mut DrvregDriver) {
 ///
 /// # Safety
 ///
-/// `name` must be NUL-terminated, `caller` the calling module, `pin` writable.
+/// `name` must be null or NUL-terminated, `caller` the calling module, `pin` null or
+/// writable.
 #[no_mangle]
 pub unsafe extern "C" fn drvreg_get(
     name: *const c_char,
-    caller: *mut bindings::module,
+    caller: *mut Module,
     pin: *mut DrvregPin,
 ) -> c_int {
-    let Some(core) = CORE.get() else {
-        return ENODEV.to_errno();
-    };
-    if name.is_null() || pin.is_null() {
+    if pin.is_null() {
         return EINVAL.to_errno();
     }
-    // SAFETY: NUL-terminated per the caller's guarantee.
-    let name = unsafe { CStr::from_char_ptr(name) };
-    // SAFETY: `caller` is the calling module, alive while it runs; it is only compared.
-    let caller = unsafe { Owner::from_raw(caller) };
-    let name = match Name::new(name.as_bytes()) {
+    // SAFETY: The caller passes a null or NUL-terminated `name`.
+    let name = match unsafe { c_name(name) } {
         Ok(name) => name,
         Err(e) => return e.to_errno(),
     };
-    match core.registry.lookup(&name, caller) {
-        Ok(p) => {
-            // SAFETY: `pin` is writable per the caller's guarantee.
-            unsafe { (*pin).record = p.into_raw().cast_mut().cast() };
-            0
-        }
-        Err(e) => e.to_errno(),
-    }
-}
-
-/// Borrows the pin held in `pin` without giving it back.
-///
-/// # Safety
-///
-/// `pin` must hold a pin from `drvreg_get`, not yet put.
-unsafe fn borrow(pin: *mut DrvregPin) -> Option<ManuallyDrop<DriverPin<'static>>> {
-    let core = CORE.get()?;
-    // SAFETY: The caller guarantees `pin` is a live pin from `drvreg_get`, which stored
-    // `DriverPin::into_raw` of a pin of this registry.
-    let rec = unsafe { (*pin).record }.cast::<Record>().cast_const();
-    if rec.is_null() {
-        return None;
-    }
-    // SAFETY: As above; `ManuallyDrop` keeps the pin owned by `*pin`.
-    Some(ManuallyDrop::new(unsafe {
-        DriverPin::from_raw(&core.registry, rec)
+    let caller = Owner::from_ptr(caller.cast());
+    errno(with_core(|core| {
+        let record = core.lookups.lookup(&name, caller)?.into_raw();
+        // SAFETY: `pin` is not null and writable per the caller's guarantee.
+        unsafe { (*pin).record = record.cast_mut().cast() };
+        Ok(())
     }))
 }
 
-/// `drvreg_put`: drops the pin in `*pin`.
+/// Calls `f` with the pin held in `*pin`, which stays held; `EINVAL` for an empty pin.
 ///
 /// # Safety
 ///
-/// `pin` must hold a pin from `drvreg_get`, not yet put.
+/// `pin` must be null or hold a pin from `drvreg_get`, not yet put.
+unsafe fn with_pin<R>(pin: *mut DrvregPin, f: impl FnOnce(&DriverPin<'_>) -> R) -> Result<R> {
+    if pin.is_null() {
+        return Err(EINVAL);
+    }
+    // SAFETY: `pin` is not null, and readable per the caller's guarantee.
+    let rec = unsafe { (*pin).record }.cast::<Record>().cast_const();
+    if rec.is_null() {
+        return Err(EINVAL);
+    }
+    with_core(|core| {
+        // SAFETY: The caller guarantees `rec` is a pin from `drvreg_get`, stored there by
+        // `DriverPin::into_raw` on a pin of this registry; `ManuallyDrop` leaves it owned by
+        // `*pin`.
+        let p = ManuallyDrop::new(unsafe { DriverPin::from_raw(core.lookups.registry(), rec) });
+        Ok(f(&p))
+    })
+}
+
+/// `drvreg_put`: drops the pin in `*pin` and empties it.
+///
+/// # Safety
+///
+/// `pin` must be null or hold a pin from `drvreg_get`, not yet put.
 #[no_mangle]
 pub unsafe extern "C" fn drvreg_put(pin: *mut DrvregPin) {
-    // SAFETY: Forwarding the caller's guarantee.
-    if let Some(p) = unsafe { borrow(pin) } {
-        // SAFETY: `pin` gives up its pin: cleared, then dropped once.
-        unsafe { (*pin).record = core::ptr::null_mut() };
-        drop(ManuallyDrop::into_inner(p));
+    if pin.is_null() {
+        return;
     }
+    // SAFETY: `pin` is not null, and writable per the caller's guarantee.
+    let rec = unsafe { core::ptr::replace(&raw mut (*pin).record, core::ptr::null_mut()) };
+    let rec = rec.cast::<Record>().cast_const();
+    if rec.is_null() {
+        return;
+    }
+    CORE.with(|core| {
+        // SAFETY: The caller guarantees `rec` is a pin from `drvreg_get`, not yet put; it
+        // was taken out of `*pin` above, so it is taken back and dropped exactly once.
+        drop(unsafe { DriverPin::from_raw(core.lookups.registry(), rec) });
+    });
 }
 
 /// `drvreg_pin_open`: calls the pinned driver's `open`.
 ///
 /// # Safety
 ///
-/// `pin` must hold a pin from `drvreg_get`, not yet put.
+/// `pin` must be null or hold a pin from `drvreg_get`, not yet put.
 #[no_mangle]
 pub unsafe extern "C" fn drvreg_pin_open(pin: *mut DrvregPin) -> c_int {
-    // SAFETY: Forwarding the caller's guarantee.
-    match unsafe { borrow(pin) }.map(|p| p.open()) {
-        Some(Ok(())) => 0,
-        Some(Err(e)) => e.to_errno(),
-        None => EINVAL.to_errno(),
-    }
+    // SAFETY: The caller passes a null pin or a live one.
+    errno(unsafe { with_pin(pin, |p| p.open()) }.and_then(|r| r))
 }
 
 /// `drvreg_pin_release`: calls the pinned driver's `release`.
 ///
 /// # Safety
 ///
-/// `pin` must hold a pin from `drvreg_get`, not yet put.
+/// `pin` must be null or hold a pin from `drvreg_get`, not yet put.
 #[no_mangle]
 pub unsafe extern "C" fn drvreg_pin_release(pin: *mut DrvregPin) {
-    // SAFETY: Forwarding the caller's guarantee.
-    if let Some(p) = unsafe { borrow(pin) } {
-        p.release();
-    }
+    // SAFETY: The caller passes a null pin or a live one.
+    let _ = unsafe { with_pin(pin, |p| p.release()) };
 }
 
 /// `drvreg_pin_show`: calls the pinned driver's `show` into `buf` (`size` bytes).
 ///
 /// # Safety
 ///
-/// `pin` must hold a pin from `drvreg_get`, not yet put; `buf` must be writable for `size`
-/// bytes.
+/// `pin` must be null or hold a pin from `drvreg_get`, not yet put; `buf` must be null or
+/// writable for `size` bytes.
 #[no_mangle]
 pub unsafe extern "C" fn drvreg_pin_show(
     pin: *mut DrvregPin,
@@ -185,16 +208,12 @@ pub unsafe extern "C" fn drvreg_pin_show(
     if buf.is_null() {
         return EINVAL.to_errno();
     }
-    // SAFETY: Forwarding the caller's guarantees.
-    let (p, buf) = unsafe {
-        (
-            borrow(pin),
-            core::slice::from_raw_parts_mut(buf.cast::<u8>(), size),
-        )
-    };
-    match p.map(|p| p.show(buf)) {
-        Some(Ok(len)) => c_int::try_from(len).unwrap_or(c_int::MAX),
-        Some(Err(e)) => e.to_errno(),
-        None => EINVAL.to_errno(),
+    // SAFETY: `buf` is not null and writable for `size` bytes per the caller's guarantee,
+    // and nothing else uses it during the call.
+    let buf = unsafe { core::slice::from_raw_parts_mut(buf.cast::<u8>(), size) };
+    // SAFETY: The caller passes a null pin or a live one.
+    match unsafe { with_pin(pin, |p| p.show(buf)) }.and_then(|r| r) {
+        Ok(len) => c_int::try_from(len).unwrap_or(c_int::MAX),
+        Err(e) => e.to_errno(),
     }
 }

@@ -2,22 +2,30 @@
 
 //! Patrick Mochel's 2002 `get_driver()`, kept to demonstrate the module-unload race.
 //!
-//! **This code is unsound.** It finds the driver under the driver lock, drops the lock,
-//! and only then reads `drv->owner` and takes the module reference. In between, `rmmod`
-//! can run the owner's exit (which unregisters the driver: the lock is free), and the
-//! loader frees the module's memory, where the descriptor lives. The reads below then
-//! touch freed memory: an oops on an unmapped page, or a KASAN use-after-free report.
+//! **This code is unsound.** It reads as the 2002 code did:
+//!
+//! ```text
+//! drv = find_driver(name);               /* under the driver lock */
+//! /* the lock is dropped here */
+//! if (drv && !try_inc_mod_count(drv->owner))
+//!         drv = NULL;
+//! ```
+//!
+//! Between the scan and the reference, `rmmod` can run the owner's exit (which unregisters
+//! the driver: the lock is free), and the loader frees the module's memory, where the
+//! descriptor lives. The reads below then touch freed memory: an oops on an unmapped page,
+//! or a KASAN use-after-free report.
 //!
 //! It runs only when `/sys/kernel/drvreg/mode` is `racy`, which the core refuses with
-//! `EPERM` unless it was loaded with `allow_racy=1`.
+//! `EPERM` unless it was loaded with `allow_racy=1`. The fix is `Registry::lookup`.
 
-use crate::abi::DrvregDriver;
-use crate::delay::sleep_us;
-use crate::module_ref::Owner;
+use crate::api::abi::DrvregDriver;
+use crate::api::delay::sleep_us;
 use crate::registry::{edeadlk, DriverPin, Name, Registry};
+use crate::sys::module_ref::{ModuleView, Owner};
 use kernel::prelude::*;
 
-/// The racy lookup: `ENOENT`, `ENODEV` or `EDEADLK` like [`Registry::lookup`], or a crash.
+/// The racy lookup: `ENOENT`, `ENODEV` or `EDEADLK` like `Registry::lookup`, or a crash.
 ///
 /// # Safety
 ///
@@ -28,27 +36,40 @@ pub(crate) unsafe fn lookup<'a>(
     reg: &'a Registry,
     name: &Name,
     caller: Option<Owner>,
+    window_us: u32,
 ) -> Result<DriverPin<'a>> {
-    let entry: *mut DrvregDriver = reg.racy_find(name)?;
-    // The lock is not held any more: this is the window Keith Owens pointed at.
-    sleep_us(reg.race_window_us());
-    // SAFETY: NOT upheld, on purpose (this is the 2002 bug). `entry` lives in the owner
-    // module's memory, which `rmmod` may have freed during the window: this volatile read is
-    // the first touch of freed memory after an unload.
-    let owner = unsafe { core::ptr::addr_of!((*entry).owner).read_volatile() };
-    // SAFETY: NOT upheld, on purpose: the module itself may be freed by now, and `try_pin`
-    // below reads its state and reference count.
-    let Some(owner) = (unsafe { Owner::from_raw(owner.cast()) }) else {
-        reg.racy_count(|s| s.refused += 1);
+    // 1. Scan the list under the driver lock, and drop the lock.
+    let drv: *mut DrvregDriver = reg.find_entry(name)?;
+
+    // 2. The window Keith Owens pointed at: nothing keeps the owner from unloading now.
+    sleep_us(window_us);
+
+    // 3. Read `drv->owner`.
+    // SAFETY: NOT upheld, on purpose (this is the 2002 bug). `drv` lives in the owner
+    // module's memory, which `rmmod` may have freed during the window: this volatile read
+    // is the first touch of freed memory after an unload.
+    let owner = unsafe { core::ptr::addr_of!((*drv).owner).read_volatile() };
+    let Some(owner) = Owner::from_ptr(owner.cast()) else {
+        reg.count(|s| s.refused += 1);
         return Err(ENODEV);
     };
     if caller == Some(owner) {
-        reg.racy_count(|s| s.self_pins += 1);
+        reg.count(|s| s.self_pins += 1);
         return Err(edeadlk());
     }
-    let Some(module) = owner.try_pin() else {
-        reg.racy_count(|s| s.refused += 1);
+
+    // 4. try_inc_mod_count(drv->owner).
+    // SAFETY: NOT upheld, on purpose: the module itself may be freed by now, and `try_get`
+    // reads its state and reference count.
+    let module = unsafe { ModuleView::new(owner) };
+    let Some(module) = module.try_get() else {
+        reg.count(|s| s.refused += 1);
         return Err(ENODEV);
     };
-    reg.racy_finish(entry, module)
+
+    // 5. Only now, with the reference held, is `drv` safe to use: pin it if it is still
+    // registered.
+    // SAFETY: `drv` is in the memory of the module we hold a reference on (if that module
+    // was not freed and its address reused before step 4, which is the bug).
+    unsafe { reg.pin_entry(drv, module) }
 }

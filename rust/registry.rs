@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The driver registry: a list of drivers guarded by one global driver lock.
+//! The driver registry: a list of drivers guarded by one global driver lock, and the
+//! locked lookup that is Keith Owens' fix.
 //!
-//! The lock is the fix Keith Owens gave for Patrick Mochel's 2002 `get_driver()`: the list
-//! scan *and* the reference on the owner module are taken under the same lock that
-//! [`Registry::unregister`] (called from the owner's exit) takes. Either the reference is
-//! taken while the owner is live, and then `rmmod` fails with `EAGAIN` until the pin is
-//! dropped; or the owner is already going, and the lookup finds nothing.
+//! The fix for Patrick Mochel's 2002 `get_driver()`: the list scan *and* the reference on
+//! the owner module are taken under the same lock that [`Registry::unregister`] (called
+//! from the owner's exit) takes. Either the reference is taken while the owner is live,
+//! and then `rmmod` fails with `EAGAIN` until the pin is dropped; or the owner is already
+//! going, and the lookup finds nothing. (The unsound 2002 lookup is in `racy.rs`; the
+//! choice between them in `lookup.rs`.)
 //!
 //! Two references protect two different things:
 //! - the owner **module reference** ([`ModuleRef`]) keeps the driver's code and its
@@ -14,18 +16,23 @@
 //! - the per-record **pin count** keeps the registration itself: [`Registry::unregister`]
 //!   waits for it to drop to zero, so a driver unregistered at run time (not from its
 //!   module's exit) is never called after `unregister` returned.
+//!
+//! Bookkeeping does not grow with the registry: names are kept in an rbtree; a descriptor
+//! leads to its record through its `core` field (as `drivers/base` keeps `drv->p`); the
+//! records of one owner are found through a second rbtree ordered by owner, so the
+//! module-going purge costs O(log n) for a module with no drivers left.
 
-use crate::abi::{self, DrvregDriver};
-use crate::delay::sleep_us;
-use crate::module_ref::{ModuleRef, ModuleState, Owner};
-use crate::sysfs::{Dir, Group};
-use core::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering::Relaxed};
+use crate::api::abi::{self, DrvregDriver};
+use crate::api::delay::sleep_us;
+use crate::sys::module_ref::{ModuleRef, ModuleView, Owner};
+use crate::sys::sysfs::{Dir, Group};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 use kernel::{
     c_str, new_condvar, new_mutex,
     prelude::*,
     rbtree::{RBTree, RBTreeNodeReservation},
     str::CStr,
-    sync::{Arc, CondVar, Mutex},
+    sync::{lock::mutex::MutexBackend, lock::Guard, Arc, CondVar, Mutex},
 };
 
 /// `EDEADLK`: a module tried to pin its own driver.
@@ -42,6 +49,12 @@ pub struct Name {
 }
 
 impl Name {
+    /// Sorts before every valid name (for range searches); not a valid name itself.
+    const MIN: Self = Self {
+        buf: [0; abi::NAME_MAX + 1],
+        len: 0,
+    };
+
     /// Validates `bytes`, failing with `EINVAL`.
     pub fn new(bytes: &[u8]) -> Result<Self> {
         if bytes.is_empty() || bytes.len() > abi::NAME_MAX {
@@ -71,28 +84,8 @@ impl Name {
     }
 }
 
-/// How lookups take the owner reference; see `/sys/kernel/drvreg/mode`.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    /// Scan and `try_module_get` under the driver lock: the fix.
-    Locked = 0,
-    /// Mochel's 2002 pattern: scan under the lock, take the reference after dropping it.
-    /// Unsound; only selectable when the core was loaded with `allow_racy=1`.
-    Racy = 1,
-}
-
-impl Mode {
-    /// The name used in sysfs.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Locked => "locked",
-            Self::Racy => "racy",
-        }
-    }
-}
-
 /// Registry counters, all updated under the driver lock so that a snapshot is consistent:
-/// `lookups == hits + misses + refused + self_pins` at any time.
+/// `lookups == hits + misses + refused + self_pins` at any time in locked mode.
 #[derive(Clone, Copy, Default)]
 pub struct Stats {
     /// Lookups attempted.
@@ -117,6 +110,20 @@ pub struct Stats {
     pub purged: u64,
 }
 
+impl Stats {
+    /// Counts a lookup that failed with `e`: `ENOENT` a miss, `ENODEV` a refusal,
+    /// `EDEADLK` a self-pin.
+    pub(crate) fn count_failure(&mut self, e: Error) {
+        if e == ENOENT {
+            self.misses += 1;
+        } else if e == ENODEV {
+            self.refused += 1;
+        } else {
+            self.self_pins += 1;
+        }
+    }
+}
+
 /// A registered driver as the core sees it.
 pub struct Record {
     name: Name,
@@ -129,13 +136,28 @@ pub struct Record {
     calls: AtomicU64,
 }
 
-// SAFETY: `entry` is only dereferenced while the owner module is pinned or under the
-// driver lock while the record is linked (see `Registry` invariants); the rest is plain
+// SAFETY: `entry` is only dereferenced while the owner module is pinned, or under the
+// driver lock while the record is linked (see the `Registry` invariants); the rest is plain
 // data or atomics.
 unsafe impl Send for Record {}
 // SAFETY: See `Send`.
 unsafe impl Sync for Record {}
 
+impl Record {
+    /// Pins held on the driver now.
+    pub fn pins(&self) -> u32 {
+        self.pins.load(Relaxed)
+    }
+
+    /// Callbacks called through pins so far.
+    pub fn calls(&self) -> u64 {
+        self.calls.load(Relaxed)
+    }
+}
+
+/// A linked registration. Slots exist only in [`Inner::slots`]: each is built and inserted
+/// in one step by [`Registry::register`] and dropped when removed, so a `&Slot` always
+/// borrows the driver lock's guard.
 struct Slot {
     rec: Arc<Record>,
     /// `/sys/kernel/drvreg/drivers/<name>/`, taken out when unregistering.
@@ -144,8 +166,28 @@ struct Slot {
     dying: bool,
 }
 
-struct Inner {
+impl Slot {
+    /// The record's owner module, readable while the slot (and so the lock) is borrowed.
+    fn owner(&self) -> ModuleView<'_> {
+        // SAFETY: A `&Slot` borrows the guard of the driver lock with the slot linked (see
+        // `Slot`); by the `Registry` invariants the owner of a linked record is allocated
+        // until it is unlinked, which needs the lock.
+        unsafe { ModuleView::new(self.rec.owner) }
+    }
+}
+
+/// Key of the owner index: the records of one module sort together.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct OwnerKey {
+    owner: Owner,
+    name: Name,
+}
+
+/// What the driver lock guards.
+pub struct Inner {
     slots: RBTree<Name, Slot>,
+    /// One entry per linked slot that is not dying.
+    by_owner: RBTree<OwnerKey, ()>,
     stats: Stats,
 }
 
@@ -155,14 +197,19 @@ impl Inner {
         self.slots.get(name).filter(|s| !s.dying)
     }
 
-    /// The name of the slot holding `entry`, unregistering or not.
-    fn key_of(&self, entry: *mut DrvregDriver) -> Option<Name> {
-        self.slots
-            .iter()
-            .find(|(_, s)| s.rec.entry == entry)
-            .map(|(name, _)| *name)
+    /// The name of a live slot owned by `owner`, if any: O(log n).
+    fn first_of(&mut self, owner: Owner) -> Option<Name> {
+        let key = OwnerKey {
+            owner,
+            name: Name::MIN,
+        };
+        let cursor = self.by_owner.cursor_lower_bound(&key)?;
+        let (found, ()) = cursor.current();
+        (found.owner == owner).then_some(found.name)
     }
 }
+
+type InnerGuard<'a> = Guard<'a, Inner, MutexBackend>;
 
 /// The registry.
 ///
@@ -171,6 +218,9 @@ impl Inner {
 /// - Every linked record's owner module is allocated: modules unregister their drivers
 ///   before they are freed ([`Registry::unregister`], or [`Registry::purge`] from the
 ///   module-going notifier), and both unlink under `inner`'s lock.
+/// - A descriptor's `core` field is written only under `inner`'s lock: it points to the
+///   record (the `Arc`'s contents) while the record is linked, and is null otherwise.
+/// - `by_owner` has one entry for each linked slot that is not dying.
 /// - A record's `pins` counts the [`DriverPin`]s on it; each pin also holds a module
 ///   reference on the record's owner.
 #[pin_data]
@@ -185,63 +235,22 @@ pub struct Registry {
     drivers_dir: Dir,
     /// The attributes of each per-driver directory.
     driver_attrs: &'static Group,
-    mode: AtomicU8,
-    race_window_us: AtomicU32,
-    /// Whether `Mode::Racy` may be selected (`allow_racy=1` at load).
-    pub allow_racy: bool,
 }
 
-/// Largest accepted race window (one second).
-pub const RACE_WINDOW_MAX_US: u32 = 1_000_000;
-
 impl Registry {
-    /// A new, empty registry in locked mode.
-    pub fn new(
-        drivers_dir: Dir,
-        driver_attrs: &'static Group,
-        allow_racy: bool,
-    ) -> impl PinInit<Self> {
+    /// A new, empty registry.
+    pub fn new(drivers_dir: Dir, driver_attrs: &'static Group) -> impl PinInit<Self> {
+        let inner = Inner {
+            slots: RBTree::new(),
+            by_owner: RBTree::new(),
+            stats: Stats::default(),
+        };
         pin_init!(Self {
-            inner <- new_mutex!(Inner { slots: RBTree::new(), stats: Stats::default() }, "drvreg::driver_lock"),
+            inner <- new_mutex!(inner, "drvreg::driver_lock"),
             unpinned <- new_condvar!("drvreg::unpinned"),
             drivers_dir,
             driver_attrs,
-            mode: AtomicU8::new(Mode::Locked as u8),
-            race_window_us: AtomicU32::new(0),
-            allow_racy,
         })
-    }
-
-    /// The current lookup mode.
-    pub fn mode(&self) -> Mode {
-        if self.mode.load(Relaxed) == Mode::Racy as u8 {
-            Mode::Racy
-        } else {
-            Mode::Locked
-        }
-    }
-
-    /// Selects the lookup mode: `EPERM` for racy unless loaded with `allow_racy=1`.
-    pub fn set_mode(&self, mode: Mode) -> Result {
-        if mode == Mode::Racy && !self.allow_racy {
-            return Err(EPERM);
-        }
-        self.mode.store(mode as u8, Relaxed);
-        Ok(())
-    }
-
-    /// The injected delay between finding a driver and pinning its owner.
-    pub fn race_window_us(&self) -> u32 {
-        self.race_window_us.load(Relaxed)
-    }
-
-    /// Sets the race window; `EINVAL` above [`RACE_WINDOW_MAX_US`].
-    pub fn set_race_window_us(&self, us: u32) -> Result {
-        if us > RACE_WINDOW_MAX_US {
-            return Err(EINVAL);
-        }
-        self.race_window_us.store(us, Relaxed);
-        Ok(())
     }
 
     /// A consistent snapshot of the counters.
@@ -249,20 +258,28 @@ impl Registry {
         self.inner.lock().stats
     }
 
+    /// Updates the counters under the lock (for the racy lookup, which counts outside the
+    /// locked path).
+    pub(crate) fn count(&self, f: impl FnOnce(&mut Stats)) {
+        f(&mut self.inner.lock().stats);
+    }
+
     /// Registers `entry`, owned by `owner`, under `name`.
     ///
     /// `EEXIST` if the name is taken (also while a driver of that name is still being
-    /// unregistered), `EBUSY` if `entry` is registered already.
+    /// unregistered), `EBUSY` if `entry` is registered already (its `core` is set).
     ///
     /// # Safety
     ///
-    /// `entry` must point to a descriptor that stays valid until it is unregistered, and
-    /// `owner` must be the module that will unregister it before being freed.
+    /// `entry` must point to a descriptor that stays valid until it is unregistered, whose
+    /// `core` field is null or this registry's; `owner` must be the module that will
+    /// unregister it before being freed.
     pub unsafe fn register(&self, entry: *mut DrvregDriver, owner: Owner, name: Name) -> Result {
         // Allocate before taking the lock: nothing that can fail once the directory exists
         // may leave it to be dropped under the lock (removal waits for its readers, which
         // take the lock).
-        let reservation = RBTreeNodeReservation::new(GFP_KERNEL)?;
+        let slot_node = RBTreeNodeReservation::new(GFP_KERNEL)?;
+        let owner_node = RBTreeNodeReservation::new(GFP_KERNEL)?;
         let rec = Arc::new(
             Record {
                 name,
@@ -274,7 +291,9 @@ impl Registry {
             GFP_KERNEL,
         )?;
         let mut inner = self.inner.lock();
-        if inner.key_of(entry).is_some() {
+        // SAFETY: The caller guarantees `entry` is valid; `core` is written only under the
+        // lock, which we hold.
+        if !unsafe { (*entry).core }.is_null() {
             return Err(EBUSY);
         }
         // Also taken while a driver of that name is still unregistering.
@@ -285,110 +304,143 @@ impl Registry {
         // of the name can start until the record is linked.
         let dir = Dir::new(name.as_cstr(), Some(&self.drivers_dir))?;
         if let Err(e) = dir.add_group(self.driver_attrs) {
+            // The directory is removed outside the lock: removal waits for its readers.
             drop(inner);
             drop(dir);
             return Err(e);
         }
         // SAFETY: The caller guarantees `entry` is valid; the core owns `owner` (see the ABI).
         unsafe { (*entry).owner = owner.as_ptr().cast() };
-        let slot = Slot {
-            rec,
-            dir: Some(dir),
-            dying: false,
-        };
-        inner.slots.insert(reservation.into_node(name, slot));
+        // INVARIANT: Linked below, under the lock: `core` points to the record.
+        // SAFETY: As above; `core` is written under the lock.
+        unsafe { (*entry).core = (&*rec as *const Record).cast_mut().cast() };
+        inner.slots.insert(slot_node.into_node(
+            name,
+            Slot {
+                rec,
+                dir: Some(dir),
+                dying: false,
+            },
+        ));
+        inner
+            .by_owner
+            .insert(owner_node.into_node(OwnerKey { owner, name }, ()));
         inner.stats.registered += 1;
         inner.stats.drivers += 1;
         Ok(())
     }
 
     /// Unregisters `entry`: no lookup finds it from now on, and when this returns no pin
-    /// on it is held, so none of its callbacks runs or will run. Returns `ENOENT` if it is
-    /// not registered.
-    pub fn unregister(&self, entry: *mut DrvregDriver) -> Result {
-        let mut inner = self.inner.lock();
-        let name = inner.key_of(entry).ok_or(ENOENT)?;
-        let slot = inner
-            .slots
-            .get_mut(&name)
-            .filter(|s| !s.dying)
-            .ok_or(ENOENT)?;
+    /// on it is held, so none of its callbacks runs or will run. `ENOENT` if it is not
+    /// registered (or already being unregistered).
+    ///
+    /// # Safety
+    ///
+    /// `entry` must point to a valid descriptor: one registered here, or one whose `core`
+    /// field is null.
+    pub unsafe fn unregister(&self, entry: *mut DrvregDriver) -> Result {
+        let inner = self.inner.lock();
+        // SAFETY: The caller guarantees `entry` is valid; `core` is written under the lock.
+        let rec = unsafe { (*entry).core }.cast::<Record>().cast_const();
+        if rec.is_null() {
+            return Err(ENOENT);
+        }
+        // SAFETY: By the type invariants a non-null `core` points to a linked record, which
+        // its slot keeps alive while we hold the lock.
+        let name = unsafe { (*rec).name };
+        match inner.slots.get(&name) {
+            Some(slot) if !slot.dying && core::ptr::eq(&*slot.rec, rec) => {}
+            _ => return Err(ENOENT),
+        }
+        self.unlink(inner, name);
+        Ok(())
+    }
+
+    /// Unregisters every driver still registered by `module`, which is going away.
+    ///
+    /// Called from the module-going notifier for every module that unloads: a correct
+    /// module has unregistered everything already, and then this costs one O(log n)
+    /// search. Anything found is a driver bug, warned about and counted as `purged`.
+    pub fn purge(&self, module: ModuleView<'_>) {
+        loop {
+            let mut inner = self.inner.lock();
+            let Some(name) = inner.first_of(module.owner()) else {
+                break;
+            };
+            pr_warn!(
+                "module {} is going with driver {} still registered: removing it\n",
+                module.name(),
+                name.as_cstr()
+            );
+            inner.stats.purged += 1;
+            self.unlink(inner, name);
+        }
+    }
+
+    /// Unlinks the live slot `name`: marks it dying, waits for its pins to drop, removes
+    /// its directory (outside the lock, whose takers are its readers), then removes it.
+    fn unlink(&self, mut inner: InnerGuard<'_>, name: Name) {
+        let Some(slot) = inner.slots.get_mut(&name).filter(|s| !s.dying) else {
+            return;
+        };
         slot.dying = true;
         let rec = slot.rec.clone();
+        // INVARIANT: `by_owner` lists only slots that are not dying.
+        inner.by_owner.remove(&OwnerKey {
+            owner: rec.owner,
+            name,
+        });
         while rec.pins.load(Relaxed) != 0 {
             self.unpinned.wait(&mut inner);
         }
         // Only this function removes a dying slot, so it is still there.
         let dir = inner.slots.get_mut(&name).and_then(|s| s.dir.take());
         drop(inner);
-        // Removes the sysfs directory, waiting for its readers; outside the lock, which
-        // they take.
+        // Removes the sysfs directory, waiting for its readers.
         drop(dir);
         let mut inner = self.inner.lock();
+        // SAFETY: The record is linked, so its descriptor is valid (the unregistering caller
+        // or the going module keeps it so); `core` is written under the lock.
+        // INVARIANT: Cleared as the record is unlinked, under the lock.
+        unsafe { (*rec.entry).core = core::ptr::null_mut() };
         if inner.slots.remove(&name).is_some() {
             inner.stats.unregistered += 1;
             inner.stats.drivers -= 1;
         }
-        Ok(())
-    }
-
-    /// Unregisters every driver still registered by `owner`, which is going away. Called from the module-going notifier: a correct module has
-    /// unregistered everything already, so anything found here is a driver bug.
-    pub fn purge(&self, owner: Owner) {
-        loop {
-            let found = {
-                let inner = self.inner.lock();
-                let found = inner
-                    .slots
-                    .values()
-                    .find(|s| s.rec.owner == owner && !s.dying)
-                    .map(|s| (s.rec.entry, s.rec.name));
-                found
-            };
-            let Some((entry, name)) = found else { break };
-            pr_warn!(
-                "module {} is going with driver {} still registered: removing it\n",
-                owner.name(),
-                name.as_cstr()
-            );
-            if self.unregister(entry).is_ok() {
-                self.inner.lock().stats.purged += 1;
-            }
-        }
     }
 
     /// Looks `name` up and pins it: the fix. Scans the list, checks that the owner is
-    /// live and takes its module reference, all under the driver lock.
+    /// live and takes its module reference, all under the driver lock. `window_us` is the
+    /// injected delay between finding and pinning (inside the lock here: unregister waits).
     ///
     /// `caller` is the module asking, if any: a module cannot pin its own drivers
     /// (`EDEADLK`). `ENOENT` if there is no such driver, `ENODEV` if its owner is not live.
-    /// In racy mode this delegates to the unsound 2002 lookup.
-    pub fn lookup(&self, name: &Name, caller: Option<Owner>) -> Result<DriverPin<'_>> {
-        if self.mode() == Mode::Racy {
-            // SAFETY: Not safe at all, on purpose: racy mode can only be selected when the
-            // core was loaded with `allow_racy=1`, to demonstrate the 2002 crash.
-            return unsafe { crate::racy::lookup(self, name, caller) };
-        }
-        let window = self.race_window_us();
+    pub fn lookup(
+        &self,
+        name: &Name,
+        caller: Option<Owner>,
+        window_us: u32,
+    ) -> Result<DriverPin<'_>> {
         let mut inner = self.inner.lock();
         inner.stats.lookups += 1;
-        let Some(slot) = inner.find(name) else {
-            inner.stats.misses += 1;
-            return Err(ENOENT);
+        let found = match inner.find(name) {
+            None => Err(ENOENT),
+            Some(slot) if caller == Some(slot.rec.owner) => Err(edeadlk()),
+            Some(slot) => {
+                sleep_us(window_us);
+                match slot.owner().try_get() {
+                    Some(module) => Ok((slot.rec.clone(), module)),
+                    None => Err(ENODEV),
+                }
+            }
         };
-        let rec = slot.rec.clone();
-        if caller == Some(rec.owner) {
-            inner.stats.self_pins += 1;
-            return Err(edeadlk());
+        match found {
+            Ok((rec, module)) => Ok(self.pin_locked(&mut inner, rec, module)),
+            Err(e) => {
+                inner.stats.count_failure(e);
+                Err(e)
+            }
         }
-        // The same window the racy mode has, but inside the lock: unregister waits for it.
-        sleep_us(window);
-        // By the type invariants the owner of a linked record is allocated.
-        let Some(module) = rec.owner.try_pin() else {
-            inner.stats.refused += 1;
-            return Err(ENODEV);
-        };
-        Ok(Self::pin_locked(&mut inner, self, rec, module))
     }
 
     /// Counts a new pin on `rec`, under the lock.
@@ -397,25 +449,21 @@ impl Registry {
         inner.stats.pins += 1;
     }
 
-    fn pin_locked<'a>(
-        inner: &mut Inner,
-        reg: &'a Self,
-        rec: Arc<Record>,
-        module: ModuleRef,
-    ) -> DriverPin<'a> {
+    fn pin_locked(&self, inner: &mut Inner, rec: Arc<Record>, module: ModuleRef) -> DriverPin<'_> {
         Self::count_pin(inner, &rec);
         inner.stats.hits += 1;
         // INVARIANT: `module` is a reference on `rec.owner`, and `pins` counts this pin.
         DriverPin {
-            reg,
+            reg: self,
             rec,
             _module: module,
         }
     }
 
-    /// For the racy lookup: under the lock, counts the lookup and returns the descriptor
-    /// of the live record named `name`, or counts a miss.
-    pub(crate) fn racy_find(&self, name: &Name) -> Result<*mut DrvregDriver> {
+    /// The descriptor of the live driver `name`, counting the lookup (and a miss). The
+    /// pointer is valid only while the lock is held: for the racy lookup, which uses it
+    /// after dropping the lock.
+    pub(crate) fn find_entry(&self, name: &Name) -> Result<*mut DrvregDriver> {
         let mut inner = self.inner.lock();
         inner.stats.lookups += 1;
         match inner.find(name).map(|s| s.rec.entry) {
@@ -427,32 +475,37 @@ impl Registry {
         }
     }
 
-    /// For the racy lookup: updates the counters under the lock.
-    pub(crate) fn racy_count(&self, f: impl FnOnce(&mut Stats)) {
-        f(&mut self.inner.lock().stats);
-    }
-
-    /// For the racy lookup, once it holds `module`: pins the record of `entry` if it is
-    /// still registered (else counts a miss and drops the reference).
-    pub(crate) fn racy_finish(
+    /// Pins the driver of `entry` with `module`, a reference on its owner, if it is still
+    /// registered (else counts a miss; `module` is put on the way out).
+    ///
+    /// # Safety
+    ///
+    /// `entry` must point to a valid descriptor (for example: in the memory of `module`,
+    /// which the reference keeps).
+    pub(crate) unsafe fn pin_entry(
         &self,
         entry: *mut DrvregDriver,
         module: ModuleRef,
     ) -> Result<DriverPin<'_>> {
         let mut inner = self.inner.lock();
-        let Some(rec) = inner
-            .key_of(entry)
-            .and_then(|name| inner.find(&name))
-            .map(|s| s.rec.clone())
-        else {
+        // SAFETY: The caller guarantees `entry` is valid; `core` is written under the lock.
+        let rec = unsafe { (*entry).core }.cast::<Record>().cast_const();
+        let found = if rec.is_null() {
+            None
+        } else {
+            // SAFETY: By the type invariants a non-null `core` points to a linked record,
+            // kept alive by its slot while we hold the lock.
+            let name = unsafe { (*rec).name };
+            inner
+                .find(&name)
+                .filter(|s| s.rec.owner == module.owner())
+                .map(|s| s.rec.clone())
+        };
+        let Some(rec) = found else {
             inner.stats.misses += 1;
             return Err(ENOENT);
         };
-        if rec.owner != module.owner() {
-            inner.stats.misses += 1;
-            return Err(ENOENT);
-        }
-        Ok(Self::pin_locked(&mut inner, self, rec, module))
+        Ok(self.pin_locked(&mut inner, rec, module))
     }
 
     fn unpin(&self, rec: &Record) {
@@ -474,7 +527,7 @@ impl Registry {
             let mut inner = self.inner.lock();
             refs.reserve(inner.stats.drivers as usize, GFP_KERNEL)?;
             for s in inner.slots.values().filter(|s| !s.dying) {
-                if let Some(module) = s.rec.owner.try_pin() {
+                if let Some(module) = s.owner().try_get() {
                     refs.push((s.rec.clone(), module), GFP_KERNEL)?;
                 }
             }
@@ -495,30 +548,17 @@ impl Registry {
         Ok(())
     }
 
-    /// Calls `f` with the record named `name` and its owner's state, under the lock
-    /// (for sysfs attributes that read the core's own view of a driver).
+    /// Calls `f` with the live record named `name` and a view of its owner module, under
+    /// the lock (for sysfs attributes that read the core's own view of a driver). The view
+    /// cannot outlive the call, and so the lock.
     pub fn with_record<R>(
         &self,
         name: &Name,
-        f: impl FnOnce(&Record, ModuleState, &CStr) -> R,
+        f: impl FnOnce(&Record, ModuleView<'_>) -> R,
     ) -> Result<R> {
         let inner = self.inner.lock();
         let slot = inner.find(name).ok_or(ENOENT)?;
-        // By the type invariants the owner of a linked record is allocated.
-        let owner = slot.rec.owner;
-        Ok(f(&slot.rec, owner.state(), owner.name()))
-    }
-}
-
-impl Record {
-    /// Pins held on the driver now.
-    pub fn pins(&self) -> u32 {
-        self.pins.load(Relaxed)
-    }
-
-    /// Callbacks called through pins so far.
-    pub fn calls(&self) -> u64 {
-        self.calls.load(Relaxed)
+        Ok(f(&slot.rec, slot.owner()))
     }
 }
 
@@ -579,13 +619,15 @@ impl DriverPin<'_> {
         Ok(len.min(buf.len() - 1))
     }
 
-    /// Gives the pin up for the C ABI: returns the record and the owner whose reference
-    /// the pin held; [`DriverPin::from_raw`] takes them back.
+    /// Gives the pin up for the C ABI: returns the record, whose owner's reference the pin
+    /// held; [`DriverPin::from_raw`] takes it back.
     pub fn into_raw(self) -> *const Record {
         let this = core::mem::ManuallyDrop::new(self);
-        // SAFETY: `this` is never used or dropped again; each field is moved out once.
-        let (rec, module) = unsafe { (core::ptr::read(&this.rec), core::ptr::read(&this._module)) };
+        // SAFETY: `this` is never used or dropped again; the field is moved out once.
+        let module = unsafe { core::ptr::read(&this._module) };
         let _ = module.into_raw();
+        // SAFETY: As above.
+        let rec = unsafe { core::ptr::read(&this.rec) };
         Arc::into_raw(rec)
     }
 

@@ -5,10 +5,15 @@
 //! They run driver code only through a [`DriverPin`](crate::registry::DriverPin), like
 //! every other caller. Counters are reset at each start; once the workers are stopped,
 //! `iterations == hits + misses + refused + errors` and `opens <= hits`.
+//!
+//! Each worker owns a reference on the [`Lookups`] it uses, so nothing it touches can go
+//! away under it; the workers themselves are owned by [`Stress`], whose drop (at the
+//! latest, the core's exit) stops and joins them.
 
-use crate::delay::{sleep_us, yield_now};
-use crate::kthread::{should_stop, Thread};
-use crate::registry::{Name, Registry};
+use crate::api::delay::{sleep_us, yield_now};
+use crate::lookup::Lookups;
+use crate::registry::Name;
+use crate::sys::kthread::{Thread, ThreadCtx};
 use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use kernel::{c_str, new_mutex, prelude::*, sync::Arc, sync::Mutex};
 
@@ -33,16 +38,16 @@ pub struct Counters {
 }
 
 struct Worker {
-    reg: &'static Registry,
+    lookups: Arc<Lookups>,
     target: Name,
     counters: Arc<Counters>,
 }
 
-fn work(w: &Worker) {
+fn work(ctx: &ThreadCtx, w: &Worker) {
     let c = &*w.counters;
-    while !should_stop() {
+    while !ctx.should_stop() {
         c.iterations.fetch_add(1, Relaxed);
-        match w.reg.lookup(&w.target, None) {
+        match w.lookups.lookup(&w.target, None) {
             Ok(pin) => {
                 c.hits.fetch_add(1, Relaxed);
                 // An `open` that fails shows as `hits - opens`.
@@ -74,7 +79,7 @@ struct Ctl {
     running: KVec<Thread<Worker>>,
 }
 
-/// The set of stress workers and their settings.
+/// The set of stress workers and their settings. Dropping it stops and joins the workers.
 #[pin_data]
 pub struct Stress {
     #[pin]
@@ -138,38 +143,44 @@ impl Stress {
         Ok(())
     }
 
-    /// Resets the counters and starts the workers (no-op if running).
-    pub fn start(&self, reg: &'static Registry) -> Result {
+    /// Starts the workers on `lookups` with fresh counters (no-op if running). On failure
+    /// nothing changed: no worker runs and the counters are as they were.
+    pub fn start(&self, lookups: &Arc<Lookups>) -> Result {
         let mut ctl = self.ctl.lock();
         if !ctl.running.is_empty() {
             return Ok(());
         }
-        let c = &*self.counters;
-        for counter in [
-            &c.iterations,
-            &c.hits,
-            &c.misses,
-            &c.refused,
-            &c.opens,
-            &c.errors,
-        ] {
-            counter.store(0, Relaxed);
-        }
         let worker = Arc::new(
             Worker {
-                reg,
+                lookups: lookups.clone(),
                 target: ctl.target,
                 counters: self.counters.clone(),
             },
             GFP_KERNEL,
         )?;
         let mut running = KVec::with_capacity(ctl.threads as usize, GFP_KERNEL)?;
+        // Reset before the first worker can count; on a failure below, `running` drops and
+        // stops the workers started so far, and the counters they wrote are put back.
+        let c = &*self.counters;
+        let counters = [
+            &c.iterations,
+            &c.hits,
+            &c.misses,
+            &c.refused,
+            &c.opens,
+            &c.errors,
+        ];
+        let saved = counters.map(|counter| counter.swap(0, Relaxed));
         for i in 0..ctl.threads {
-            // On failure, `running` drops: the workers started so far are stopped.
-            running.push(
-                Thread::spawn(c_str!("stress"), i, worker.clone(), work)?,
-                GFP_KERNEL,
-            )?;
+            let spawned = Thread::spawn(c_str!("stress"), i, worker.clone(), work)
+                .and_then(|t| running.push(t, GFP_KERNEL).map_err(Error::from));
+            if let Err(e) = spawned {
+                drop(running);
+                for (counter, value) in counters.iter().zip(saved) {
+                    counter.store(value, Relaxed);
+                }
+                return Err(e);
+            }
         }
         ctl.running = running;
         Ok(())

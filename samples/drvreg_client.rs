@@ -9,14 +9,10 @@
 
 use kernel::{c_str, prelude::*};
 
-#[path = "../rust/abi.rs"]
-pub mod abi;
-#[path = "../rust/driver.rs"]
-pub mod driver;
-#[path = "../rust/params.rs"]
-pub mod params;
+#[path = "../rust/api/mod.rs"]
+pub mod api;
 
-use driver::Pinned;
+use api::driver::Pinned;
 
 module! {
     type: ClientModule,

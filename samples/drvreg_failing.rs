@@ -9,16 +9,10 @@
 
 use kernel::{c_str, prelude::*};
 
-#[path = "../rust/abi.rs"]
-pub mod abi;
-#[path = "../rust/delay.rs"]
-pub mod delay;
-#[path = "../rust/driver.rs"]
-pub mod driver;
-#[path = "../rust/params.rs"]
-pub mod params;
+#[path = "../rust/api/mod.rs"]
+pub mod api;
 
-use driver::{Driver, DriverSlot, Registration};
+use api::driver::{Driver, DriverSlot, Registration};
 
 module! {
     type: FailingModule,
@@ -46,7 +40,7 @@ struct FailingModule;
 impl kernel::Module for FailingModule {
     fn init(module: &'static ThisModule) -> Result<Self> {
         let _reg = Registration::new(&SLOT, c_str!("failing0"), module, FailingDriver)?;
-        delay::sleep_us(DELAY_MS.get().min(60_000).saturating_mul(1000));
+        api::delay::sleep_us(DELAY_MS.get().min(60_000).saturating_mul(1000));
         pr_info!("failing init on purpose; failing0 is unregistered on the way out\n");
         Err(ENODEV)
     }

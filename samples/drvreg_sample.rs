@@ -12,16 +12,10 @@ use core::fmt::Write;
 use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use kernel::{c_str, prelude::*, str::CString};
 
-#[path = "../rust/abi.rs"]
-pub mod abi;
-#[path = "../rust/delay.rs"]
-pub mod delay;
-#[path = "../rust/driver.rs"]
-pub mod driver;
-#[path = "../rust/params.rs"]
-pub mod params;
+#[path = "../rust/api/mod.rs"]
+pub mod api;
 
-use driver::{Driver, DriverSlot, Pinned, Registration, Status};
+use api::driver::{Driver, DriverSlot, Pinned, Registration, Status};
 
 module! {
     type: SampleModule,
@@ -34,7 +28,7 @@ module! {
 /// Most drivers one module registers.
 const MAX_DRIVERS: usize = 16;
 /// Longest `name` prefix, leaving room for the index.
-const MAX_PREFIX: usize = abi::NAME_MAX - 2;
+const MAX_PREFIX: usize = api::abi::NAME_MAX - 2;
 
 module_param!(COUNT: u32 = 1, "count");
 module_param!(NAME: str = c_str!("sample"), "name");
@@ -54,7 +48,7 @@ struct SampleDriver {
 impl Driver for SampleDriver {
     fn open(&self) -> Result {
         self.opens.fetch_add(1, Relaxed);
-        delay::sleep_us(self.delay_us);
+        api::delay::sleep_us(self.delay_us);
         Ok(())
     }
 

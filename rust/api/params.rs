@@ -115,13 +115,13 @@ pub const fn modinfo<const N: usize>(s: &str) -> [u8; N] {
 #[macro_export]
 macro_rules! module_param {
     (@ops u32) => {
-        $crate::params::ParamU32
+        $crate::api::params::ParamU32
     };
     (@ops bool) => {
-        $crate::params::ParamBool
+        $crate::api::params::ParamBool
     };
     (@ops str) => {
-        $crate::params::ParamStr
+        $crate::api::params::ParamStr
     };
     (@kops u32) => {
         ::kernel::bindings::param_ops_uint
@@ -147,7 +147,7 @@ static $store: $crate::module_param!(@ops $ty) =
         const _: () = {
             #[link_section = "__param"]
             #[used(compiler)]
-            static PARAM: $crate::params::KernelParam = $crate::params::KernelParam::new(
+            static PARAM: $crate::api::params::KernelParam = $crate::api::params::KernelParam::new(
                 ::kernel::c_str!($name),
         &raw const $crate::module_param!(@kops $ty),
                 $store.as_arg(),
@@ -161,7 +161,7 @@ static $store: $crate::module_param!(@ops $ty) =
             );
             #[link_section = ".modinfo"]
             #[used(compiler)]
-            static MODINFO: [u8; TYPE.len()] = $crate::params::modinfo(TYPE);
+            static MODINFO: [u8; TYPE.len()] = $crate::api::params::modinfo(TYPE);
         };
     };
 }

@@ -6,11 +6,20 @@
 //! sysfs callbacks, notifier callbacks) reach the core's state through a [`Global`]. The
 //! owner publishes it at the end of init and withdraws it at exit once those entry points
 //! can no longer run (sysfs files removed, notifier unregistered, dependent modules gone).
+//!
+//! Access is scoped: [`Global::with`] lends the value to a closure, and the borrow checker
+//! keeps the reference from escaping the call. Code that runs for longer (the stress
+//! workers) holds an owned, refcounted handle instead.
 
 use core::ptr::null_mut;
 use core::sync::atomic::{AtomicPtr, Ordering};
 
 /// A pointer to module-lifetime state; see the module documentation.
+///
+/// # Invariants
+///
+/// A non-null pointer points to a value that stays valid until [`Global::withdraw`] has
+/// been called and every [`Global::with`] call that loaded the pointer has returned.
 pub struct Global<T>(AtomicPtr<T>);
 
 impl<T: Sync> Default for Global<T> {
@@ -30,25 +39,24 @@ impl<T: Sync> Global<T> {
     /// # Safety
     ///
     /// `value` must stay valid (not moved, not dropped) until [`Global::withdraw`] has been
-    /// called and every caller of [`Global::get`] that may have seen it has returned.
+    /// called and every [`Global::with`] call that may have seen it has returned.
     pub unsafe fn publish(&self, value: &T) {
+        // INVARIANT: The caller keeps `value` valid as the invariant requires.
         self.0
             .store((value as *const T).cast_mut(), Ordering::Release);
     }
 
-    /// Withdraws the published value: [`Global::get`] returns `None` from now on.
+    /// Withdraws the published value: [`Global::with`] finds nothing from now on.
     pub fn withdraw(&self) {
         self.0.store(null_mut(), Ordering::Release);
     }
 
-    /// The published value, if any.
-    ///
-    /// The `'static` lifetime stands for "until the owner withdraws it", as for
-    /// `&'static ThisModule`: callers must not keep the reference past their own call.
-    pub fn get(&self) -> Option<&'static T> {
+    /// Calls `f` with the published value, or returns `None` if there is none. The
+    /// reference cannot outlive the call.
+    pub fn with<R>(&self, f: impl FnOnce(&T) -> R) -> Option<R> {
         let ptr = self.0.load(Ordering::Acquire);
-        // SAFETY: A non-null pointer was published by `publish`, whose caller keeps the value
-        // valid until after `withdraw` and until every caller of `get` has returned.
-        unsafe { ptr.as_ref() }
+        // SAFETY: By the type invariants a non-null pointer stays valid until this call
+        // returns; the reference given to `f` cannot escape it.
+        unsafe { ptr.as_ref() }.map(f)
     }
 }

@@ -43,29 +43,18 @@ impl Dir {
         NonNull::new(kobj).map(|kobj| Self { kobj }).ok_or(ENOMEM)
     }
 
-    /// Adds the attributes of `group` to this directory; they go away with it.
+    /// Adds the attributes of `group` to this directory; they go away with it. On failure
+    /// none of them is added.
     pub fn add_group(&self, group: &'static Group) -> Result {
         // SAFETY: `kobj` is live by the type invariants; `group` is static.
         kernel::error::to_result(unsafe {
             bindings::sysfs_create_group(self.kobj.as_ptr(), group.0.get())
         })
     }
-
-    /// Adds the attributes of `group`; dropping the returned guard removes them again
-    /// (waiting for their callbacks to return), even while the directory stays.
-    pub fn add_group_scoped(&self, group: &'static Group) -> Result<ScopedGroup> {
-        self.add_group(group)?;
-        // SAFETY: `kobj` is live; the guard keeps its own reference.
-        let kobj = unsafe { bindings::kobject_get(self.kobj.as_ptr()) };
-        // INVARIANT: The group was added and `kobj` is a new reference.
-        Ok(ScopedGroup {
-            kobj: NonNull::new(kobj).ok_or(ENOMEM)?,
-            group,
-        })
-    }
 }
 
-/// Attributes added by [`Dir::add_group_scoped`]; removed on drop.
+/// The attributes of a [`Group`] in a [`Dir`], removed when dropped (waiting for their
+/// callbacks to return) even while the directory stays.
 ///
 /// # Invariants
 ///
@@ -80,25 +69,42 @@ unsafe impl Send for ScopedGroup {}
 // SAFETY: `&ScopedGroup` offers nothing.
 unsafe impl Sync for ScopedGroup {}
 
+impl ScopedGroup {
+    /// Adds the attributes of `group` to `dir`; a `ScopedGroup` exists only once they are.
+    pub fn new(dir: &Dir, group: &'static Group) -> Result<Self> {
+        // SAFETY: `dir.kobj` is live by the type invariants of `Dir`; this takes a new
+        // reference, which the guard owns from here on.
+        let kobj = unsafe { bindings::kobject_get(dir.kobj.as_ptr()) };
+        let kobj = NonNull::new(kobj).ok_or(EINVAL)?;
+        if let Err(e) = dir.add_group(group) {
+            // SAFETY: Puts the reference taken above; no group was added.
+            unsafe { bindings::kobject_put(kobj.as_ptr()) };
+            return Err(e);
+        }
+        // INVARIANT: The group was added and `kobj` is our reference.
+        Ok(Self { kobj, group })
+    }
+}
+
 impl Drop for ScopedGroup {
     fn drop(&mut self) {
         // SAFETY: By the type invariants the group is present on a kobject we reference.
         // Removal waits for running callbacks of its files.
-        unsafe {
-            bindings::sysfs_remove_group(self.kobj.as_ptr(), self.group.0.get());
-            bindings::kobject_put(self.kobj.as_ptr());
-        }
+        unsafe { bindings::sysfs_remove_group(self.kobj.as_ptr(), self.group.0.get()) };
+        // SAFETY: By the type invariants we own this reference; it is put once, here.
+        unsafe { bindings::kobject_put(self.kobj.as_ptr()) };
     }
 }
 
 impl Drop for Dir {
     fn drop(&mut self) {
-        // SAFETY: By the type invariants we own a reference. `kobject_del` removes the
-        // directory and waits until no attribute callback runs in it; the put frees it.
-        unsafe {
-            bindings::kobject_del(self.kobj.as_ptr());
-            bindings::kobject_put(self.kobj.as_ptr());
-        }
+        // SAFETY: By the type invariants we own a reference, so the kobject is live.
+        // `kobject_del` removes the directory and waits until no attribute callback runs
+        // in it.
+        unsafe { bindings::kobject_del(self.kobj.as_ptr()) };
+        // SAFETY: By the type invariants we own this reference; it is put once, here,
+        // which frees the kobject.
+        unsafe { bindings::kobject_put(self.kobj.as_ptr()) };
     }
 }
 
@@ -204,14 +210,11 @@ impl Attr {
         _attr: *mut bindings::kobj_attribute,
         buf: *mut c_char,
     ) -> isize {
-        // SAFETY: sysfs calls `show` with a live kobject and a zeroed page of PAGE_SIZE
-        // bytes that nothing else uses during the call.
-        let (dir, buf) = unsafe {
-            (
-                Self::dir_name(kobj),
-                core::slice::from_raw_parts_mut(buf.cast::<u8>(), PAGE_SIZE),
-            )
-        };
+        // SAFETY: sysfs calls `show` with a live kobject.
+        let dir = unsafe { Self::dir_name(kobj) };
+        // SAFETY: sysfs passes a zeroed page of PAGE_SIZE bytes that nothing else uses
+        // during the call.
+        let buf = unsafe { core::slice::from_raw_parts_mut(buf.cast::<u8>(), PAGE_SIZE) };
         let mut page = Page { buf, len: 0 };
         match A::show(dir, &mut page) {
             Ok(()) => page.len as isize,
@@ -234,13 +237,10 @@ impl Attr {
         if !unsafe { bindings::capable(bindings::CAP_SYS_ADMIN as i32) } {
             return EPERM.to_errno() as isize;
         }
-        // SAFETY: sysfs calls `store` with a live kobject and `count` readable bytes.
-        let (dir, input) = unsafe {
-            (
-                Self::dir_name(kobj),
-                core::slice::from_raw_parts(buf.cast::<u8>(), count),
-            )
-        };
+        // SAFETY: sysfs calls `store` with a live kobject.
+        let dir = unsafe { Self::dir_name(kobj) };
+        // SAFETY: sysfs passes `count` readable bytes at `buf`, unchanged during the call.
+        let input = unsafe { core::slice::from_raw_parts(buf.cast::<u8>(), count) };
         match A::store(dir, input) {
             Ok(()) => count as isize,
             Err(e) => e.to_errno() as isize,
@@ -298,12 +298,13 @@ impl Group {
 /// `attribute_group!(static NAME(subdir or None) = [A, B]);`
 #[macro_export]
 macro_rules! attribute_group {
-    ($vis:vis static $group:ident ($name:expr) = [$($attr:ty),+ $(,)?];) => {
-        $vis static $group: $crate::sysfs::Group = {
+    ($(#[$meta:meta])* $vis:vis static $group:ident ($name:expr) = [$($attr:ty),+ $(,)?];) => {
+        $(#[$meta])*
+        $vis static $group: $crate::sys::sysfs::Group = {
             const N: usize = [$(stringify!($attr)),+].len();
-            static ATTRS: [$crate::sysfs::Attr; N] = [$($crate::sysfs::Attr::new::<$attr>()),+];
-            static LIST: $crate::sysfs::AttrList<{ N + 1 }> = $crate::sysfs::AttrList::new(&ATTRS);
-            $crate::sysfs::Group::new($name, &LIST)
+            static ATTRS: [$crate::sys::sysfs::Attr; N] = [$($crate::sys::sysfs::Attr::new::<$attr>()),+];
+            static LIST: $crate::sys::sysfs::AttrList<{ N + 1 }> = $crate::sys::sysfs::AttrList::new(&ATTRS);
+            $crate::sys::sysfs::Group::new($name, &LIST)
         };
     };
 }

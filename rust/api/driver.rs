@@ -13,10 +13,9 @@
 //! core takes the owner's reference when someone looks a driver up, and drops it after
 //! the callback returned. To call another module's driver, take a [`Pinned`].
 //!
-//! Include it with `#[path = "../rust/abi.rs"] pub mod abi;` and
-//! `#[path = "../rust/driver.rs"] pub mod driver;` at the crate root.
+//! Include it with `#[path = "../rust/api/mod.rs"] pub mod api;` at the crate root.
 
-use crate::abi::{DrvregDriver, DrvregOps, DrvregPin, ModuleOpaque};
+use super::abi::{DrvregDriver, DrvregOps, DrvregPin};
 use core::marker::PhantomData;
 use core::sync::atomic::{AtomicBool, Ordering};
 use kernel::{
@@ -28,15 +27,15 @@ use kernel::{
     ThisModule,
 };
 
-extern "C" {
-    fn __drvreg_register(drv: *mut DrvregDriver, owner: *mut ModuleOpaque) -> c_int;
-    fn drvreg_unregister(drv: *mut DrvregDriver);
-    fn drvreg_get(name: *const c_char, caller: *mut ModuleOpaque, pin: *mut DrvregPin) -> c_int;
-    fn drvreg_put(pin: *mut DrvregPin);
-    fn drvreg_pin_open(pin: *mut DrvregPin) -> c_int;
-    fn drvreg_pin_release(pin: *mut DrvregPin);
-    fn drvreg_pin_show(pin: *mut DrvregPin, buf: *mut c_char, size: usize) -> c_int;
+/// The core's exported functions, from the one declaration of the ABI.
+mod ffi {
+    crate::drvreg_abi!(declare);
 }
+
+use ffi::{
+    __drvreg_register, drvreg_get, drvreg_pin_open, drvreg_pin_release, drvreg_pin_show,
+    drvreg_put, drvreg_unregister,
+};
 
 /// A driver's callbacks. The core calls them only through a pin, so the driver's module
 /// is referenced and the registration alive for the whole call.

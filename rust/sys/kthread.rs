@@ -1,27 +1,45 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Kernel threads owned by the core, and sleeping.
+//! Kernel threads owned by the core.
+//!
+//! A [`Thread`] runs `body(&ctx, &data)`; dropping the handle stops the thread and waits for
+//! it to exit. Only the thread itself can ask whether it should stop: the question is a
+//! method of [`ThreadCtx`], a token that only the thread's trampoline creates and that
+//! cannot leave the thread.
 
-use crate::delay::sleep_us;
+use crate::api::delay::sleep_us;
+use core::marker::PhantomData;
 use core::ptr::NonNull;
 use kernel::{bindings, c_str, ffi::c_int, ffi::c_void, prelude::*, sync::Arc};
 
-/// Whether the current kernel thread has been asked to stop by [`Thread`]'s drop.
-pub fn should_stop() -> bool {
-    // SAFETY: Only called from threads created by [`Thread::spawn`], i.e. kthreads.
-    unsafe { bindings::kthread_should_stop() }
+/// Proof that the code holding it runs in a kthread made by [`Thread::spawn`].
+///
+/// # Invariants
+///
+/// Created only by the trampoline of a [`Thread`], on that thread; it is neither `Send`
+/// nor `Sync`, and lent to the body by reference, so it never leaves that thread.
+pub struct ThreadCtx {
+    _not_send: PhantomData<*mut ()>,
+}
+
+impl ThreadCtx {
+    /// Whether the thread has been asked to stop (its [`Thread`] handle was dropped).
+    pub fn should_stop(&self) -> bool {
+        // SAFETY: By the type invariants the current task is a kthread.
+        unsafe { bindings::kthread_should_stop() }
+    }
 }
 
 struct Job<T> {
-    body: fn(&T),
+    body: fn(&ThreadCtx, &T),
     data: Arc<T>,
 }
 
-/// A kernel thread running `body(&data)` until it is stopped; dropping the handle stops
-/// the thread and waits for it to exit.
+/// A kernel thread running `body(&ctx, &data)` until it is stopped; dropping the handle
+/// stops the thread and waits for it to exit.
 ///
-/// `body` is expected to loop until [`should_stop`] returns true. If it returns earlier,
-/// the thread parks until it is stopped, so the handle can always join it.
+/// `body` is expected to loop until [`ThreadCtx::should_stop`] returns true. If it returns
+/// earlier, the thread parks until it is stopped, so the handle can always join it.
 ///
 /// # Invariants
 ///
@@ -39,12 +57,12 @@ unsafe impl<T: Send + Sync + 'static> Send for Thread<T> {}
 unsafe impl<T: Send + Sync + 'static> Sync for Thread<T> {}
 
 impl<T: Send + Sync + 'static> Thread<T> {
-    /// Starts a kernel thread named `drvreg/<prefix><index>` running `body(&data)`.
+    /// Starts a kernel thread named `drvreg/<prefix><index>` running `body(&ctx, &data)`.
     pub fn spawn(
         prefix: &'static kernel::str::CStr,
         index: u32,
         data: Arc<T>,
-        body: fn(&T),
+        body: fn(&ThreadCtx, &T),
     ) -> Result<Self> {
         let job = KBox::pin(Job { body, data }, GFP_KERNEL)?;
         let arg = (&*job as *const Job<T>).cast_mut().cast::<c_void>();
@@ -73,14 +91,20 @@ impl<T: Send + Sync + 'static> Thread<T> {
     ///
     /// # Safety
     ///
-    /// `arg` must point to a `Job<T>` that outlives the thread.
+    /// `arg` must point to a `Job<T>` that outlives the thread, and this must run as the
+    /// thread function of a kthread.
     unsafe extern "C" fn run(arg: *mut c_void) -> c_int {
         // SAFETY: `arg` is the pinned `Job<T>` passed by `spawn`, alive until after the
         // thread has exited (`Drop` frees it only once `kthread_stop` returned).
         let job = unsafe { &*arg.cast::<Job<T>>() };
-        (job.body)(&job.data);
+        // INVARIANT: We are the kthread's function, on its own thread; `ctx` is lent to
+        // the body and dropped here.
+        let ctx = ThreadCtx {
+            _not_send: PhantomData,
+        };
+        (job.body)(&ctx, &job.data);
         // Park until stopped, so the thread never exits before `kthread_stop`.
-        while !should_stop() {
+        while !ctx.should_stop() {
             sleep_us(10_000);
         }
         0

@@ -1,0 +1,23 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The driver-facing API of drvreg, compiled into every Rust driver module as source.
+//!
+//! A driver module includes it with one line at its crate root:
+//!
+//! ```ignore
+//! #[path = "../rust/api/mod.rs"]
+//! pub mod api;
+//! ```
+//!
+//! - [`abi`]: the C ABI of `include/drvreg.h` (layouts and the exported functions);
+//! - [`driver`]: [`driver::Driver`], [`driver::Registration`], [`driver::Pinned`];
+//! - [`params`]: read-only module parameters ([`module_param!`](crate::module_param));
+//! - [`delay`]: sleeping in process context.
+//!
+//! Nothing here needs `unsafe` from the driver: the unsafe code that calls the core is in
+//! this folder, each block justified.
+
+pub mod abi;
+pub mod delay;
+pub mod driver;
+pub mod params;
