@@ -4,6 +4,11 @@
  *
  * Registers count= drivers (default 1) named <name><index> (default sample_c0); each
  * counts the calls it gets; the first one sleeps delay_us= in open.
+ *
+ * Writing an index to /sys/module/drvreg_sample_c/parameters/unregister (root only)
+ * unregisters that driver at run time: the write returns when drvreg_unregister() does,
+ * that is once no pin on the driver is held. A callback that runs after that is a core
+ * bug: it is logged and counted in the read-only parameter late_calls.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -12,7 +17,9 @@
 #include <linux/kernel.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
+#include <linux/mutex.h>
 #include <linux/string.h>
+#include <linux/sysfs.h>
 #include "../include/drvreg.h"
 
 #define MAX_DRIVERS 16
@@ -32,17 +39,34 @@ struct sample {
 	char name[DRVREG_NAME_MAX + 1];
 	unsigned int delay_us;
 	atomic64_t opens, releases, shows;
+	/* Registered now; changed under sample_lock. */
+	bool live;
+	/* Unregistered at run time: drvreg_unregister() has returned. */
+	bool gone;
 };
 
 /* The descriptors live in this module's memory, as in 2002's driver model. */
 static struct drvreg_driver drivers[MAX_DRIVERS];
 static struct sample samples[MAX_DRIVERS];
-static unsigned int registered;
+/* Serialises registration state between init/exit and the unregister parameter. */
+static DEFINE_MUTEX(sample_lock);
+/* Callbacks that ran after their driver's drvreg_unregister() returned (must stay 0). */
+static atomic_t late_calls = ATOMIC_INIT(0);
+
+/* Every callback first checks that its driver was not unregistered already. */
+static void sample_check_late(struct sample *s, const char *what)
+{
+	if (READ_ONCE(s->gone)) {
+		atomic_inc(&late_calls);
+		pr_err("%s: %s called after drvreg_unregister() returned\n", s->name, what);
+	}
+}
 
 static int sample_open(struct drvreg_driver *drv)
 {
 	struct sample *s = drv->data;
 
+	sample_check_late(s, "open");
 	atomic64_inc(&s->opens);
 	if (s->delay_us)
 		fsleep(s->delay_us);
@@ -53,13 +77,17 @@ static void sample_release(struct drvreg_driver *drv)
 {
 	struct sample *s = drv->data;
 
+	sample_check_late(s, "release");
 	atomic64_inc(&s->releases);
 }
 
 static int sample_show(struct drvreg_driver *drv, char *buf, size_t size)
 {
 	struct sample *s = drv->data;
-	long long shows = atomic64_inc_return(&s->shows);
+	long long shows;
+
+	sample_check_late(s, "show");
+	shows = atomic64_inc_return(&s->shows);
 
 	return scnprintf(buf, size,
 			 "lang c\nopens %lld\nreleases %lld\nshows %lld\ndelay_us %u\n",
@@ -73,11 +101,75 @@ static const struct drvreg_ops sample_ops = {
 	.show = sample_show,
 };
 
+/* Unregisters driver @i; the caller holds sample_lock and @i is live. */
+static void sample_unregister(unsigned int i)
+{
+	drvreg_unregister(&drivers[i]);
+	samples[i].live = false;
+}
+
 static void sample_unregister_all(void)
 {
-	while (registered)
-		drvreg_unregister(&drivers[--registered]);
+	unsigned int i;
+
+	mutex_lock(&sample_lock);
+	for (i = 0; i < MAX_DRIVERS; i++)
+		if (samples[i].live)
+			sample_unregister(i);
+	mutex_unlock(&sample_lock);
 }
+
+/* Writing N to the unregister parameter unregisters driver N at run time. */
+static int unregister_set(const char *val, const struct kernel_param *kp)
+{
+	struct sample *s;
+	long long opens, releases;
+	unsigned int i;
+	int ret;
+
+	ret = kstrtouint(val, 10, &i);
+	if (ret)
+		return ret;
+	if (i >= MAX_DRIVERS)
+		return -ENOENT;
+	s = &samples[i];
+	mutex_lock(&sample_lock);
+	if (!s->live) {
+		mutex_unlock(&sample_lock);
+		return -ENOENT;
+	}
+	sample_unregister(i);
+	/* From here on no callback of driver i may run: the core guarantees it. */
+	WRITE_ONCE(s->gone, true);
+	opens = atomic64_read(&s->opens);
+	releases = atomic64_read(&s->releases);
+	mutex_unlock(&sample_lock);
+	if (opens != releases) {
+		atomic_inc(&late_calls);
+		pr_err("%s: unregistered with %lld opens but %lld releases\n", s->name, opens,
+		       releases);
+	}
+	pr_info("%s: unregistered at run time (opens %lld, releases %lld)\n", s->name, opens,
+		releases);
+	return 0;
+}
+
+static const struct kernel_param_ops unregister_ops = {
+	.set = unregister_set,
+};
+module_param_cb(unregister, &unregister_ops, NULL, 0200);
+MODULE_PARM_DESC(unregister, "write N: unregister driver N now (waits for its pins)");
+
+static int late_calls_get(char *buffer, const struct kernel_param *kp)
+{
+	return sysfs_emit(buffer, "%d\n", atomic_read(&late_calls));
+}
+
+static const struct kernel_param_ops late_calls_ops = {
+	.get = late_calls_get,
+};
+module_param_cb(late_calls, &late_calls_ops, NULL, 0444);
+MODULE_PARM_DESC(late_calls, "callbacks run after their driver was unregistered (0)");
 
 static int __init sample_init(void)
 {
@@ -100,13 +192,15 @@ static int __init sample_init(void)
 		drivers[i].name = s->name;
 		drivers[i].ops = &sample_ops;
 		drivers[i].data = s;
+		mutex_lock(&sample_lock);
 		ret = drvreg_register(&drivers[i]);
+		s->live = !ret;
+		mutex_unlock(&sample_lock);
 		if (ret) {
 			pr_err("registering %s failed: %d\n", s->name, ret);
 			sample_unregister_all();
 			return ret;
 		}
-		registered++;
 	}
 	return 0;
 }

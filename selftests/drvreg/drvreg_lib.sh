@@ -19,7 +19,7 @@ drvreg_require_modules() {
 		ktap_skip_all "must be run as root"
 		exit "$KSFT_SKIP"
 	fi
-	for m in drvreg drvreg_sample drvreg_sample_c drvreg_failing drvreg_client; do
+	for m in drvreg drvreg_sample drvreg_sample_c drvreg_failing drvreg_client drvreg_many; do
 		if ! modinfo "$m" >/dev/null 2>&1; then
 			ktap_skip_all "module $m is not installed"
 			exit "$KSFT_SKIP"
@@ -96,7 +96,7 @@ as_nobody() { su -s /bin/sh nobody -c "$1"; }
 # Unloads every drvreg module (stopping stress workers first), ignoring errors.
 drvreg_cleanup() {
 	[ -w "$D/stress/running" ] && echo 0 >"$D/stress/running" 2>/dev/null
-	for m in drvreg_client drvreg_sample drvreg_sample_c drvreg_failing drvreg; do
+	for m in drvreg_client drvreg_sample drvreg_sample_c drvreg_failing drvreg_many drvreg; do
 		if [ -d "/sys/module/$m" ]; then
 			i=0
 			while ! rmmod "$m" 2>/dev/null && [ $i -lt 50 ]; do

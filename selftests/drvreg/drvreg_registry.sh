@@ -241,6 +241,66 @@ test_non_root_refused() {
 	done
 }
 
+# A driver unregistered at run time (not by its module's exit) while a pin on it is held:
+# lookups stop finding it at once, drvreg_unregister() blocks until the pin is dropped, and
+# no callback of the driver runs after it returned. The pin is the client module's, held
+# until it unloads, so the wait does not depend on timing.
+test_unregister_waits_for_pins() {
+	P=/sys/module/drvreg_sample_c/parameters
+	rmmod drvreg_sample_c 2>/dev/null
+	modprobe drvreg_sample_c count=2 || fail "modprobe drvreg_sample_c count=2" || return
+	modprobe drvreg_client target=sample_c0 || fail "modprobe drvreg_client target=sample_c0" || return
+	[ "$(cat "$D/drivers/sample_c0/pins")" = 1 ] || fail "sample_c0 is not pinned by the client" || return
+	unreg=$(dstat unregistered)
+	echo 0 >"$P/unregister" &
+	upid=$!
+	# Unregistering has started once a lookup no longer finds the driver.
+	wait_for "[ \"\$(attr_write $D/lookup sample_c0)\" = ENOENT ]" ||
+		fail "sample_c0 is still found after unregistering started" || return
+	for _ in 1 2 3 4 5; do
+		kill -0 $upid 2>/dev/null || fail "drvreg_unregister() returned while sample_c0 was pinned" || return
+		sleep 0.2
+	done
+	[ "$(dstat unregistered)" = "$unreg" ] || fail "counted as unregistered while pinned" || return
+	[ -d "$D/drivers/sample_c0" ] || fail "sample_c0's directory went while it was pinned" || return
+	# call_all skips a driver being unregistered (sample_c1 is still called).
+	expect_write "$D/call_all" 1 OK || return
+	rmmod drvreg_client || fail "rmmod drvreg_client" || return
+	wait $upid || fail "writing 0 to $P/unregister failed" || return
+	[ "$(dstat unregistered)" = $((unreg + 1)) ] || fail "unregistration not counted" || return
+	[ ! -e "$D/drivers/sample_c0" ] || fail "sample_c0's directory survived" || return
+	# Every open was released by the time drvreg_unregister() returned.
+	line=$(dmesg | grep -o 'sample_c0: unregistered at run time (opens [0-9]*, releases [0-9]*)' | tail -n 1)
+	o=$(echo "$line" | sed -n 's/.*opens \([0-9]*\),.*/\1/p')
+	r=$(echo "$line" | sed -n 's/.*releases \([0-9]*\))/\1/p')
+	[ -n "$o" ] && [ "$o" -ge 1 ] && [ "$o" = "$r" ] ||
+		fail "at unregister: '$line' (expected opens = releases >= 1)" || return
+	expect_write "$D/lookup" sample_c0 ENOENT || return
+	expect_write "$D/call_all" 1 OK || return
+	[ "$(cat "$P/late_calls")" = 0 ] || fail "$(cat "$P/late_calls") callbacks ran after unregister returned" || return
+	[ "$(attr_write "$P/unregister" 0)" = ENOENT ] || fail "sample_c0 unregistered twice" || return
+	[ "$(attr_write "$P/unregister" x)" = EINVAL ] || fail "unregister=x accepted" || return
+	expect_write "$D/lookup" sample_c1 OK || return
+	rmmod drvreg_sample_c || fail "rmmod drvreg_sample_c after a run-time unregister" || return
+	[ ! -e "$D/drivers/sample_c1" ] || fail "sample_c1 survived rmmod"
+}
+
+# Registration scales: 10 000 drivers of one module register, are all visible and found,
+# and all go at rmmod (the times are logged for information, not checked).
+test_many_drivers() {
+	n=10000 drivers=$(dstat drivers)
+	modprobe drvreg_many drivers=$n || fail "modprobe drvreg_many drivers=$n" || return
+	[ "$(dstat drivers)" = $((drivers + n)) ] || fail "stats say $(dstat drivers) drivers" || return
+	[ "$(ls "$D/drivers" | grep -c '^many')" = $n ] || fail "not $n many* directories" || return
+	expect_write "$D/lookup" many0 OK || return
+	expect_write "$D/lookup" many$((n - 1)) OK || return
+	[ "$(cat "$D/drivers/many4242/owner")" = drvreg_many ] || fail "many4242 has the wrong owner" || return
+	rmmod drvreg_many || fail "rmmod drvreg_many" || return
+	[ "$(dstat drivers)" = "$drivers" ] || fail "drivers left: $(dstat drivers), expected $drivers" || return
+	[ "$(ls "$D/drivers" | grep -c '^many')" = 0 ] || fail "many* directories left" || return
+	msg "$(dmesg | grep -o 'drvreg_many: .*registered .*' | tail -n 2 | tr '\n' ' ')"
+}
+
 test_unload_all() {
 	rmmod drvreg_sample drvreg_sample_c || fail "rmmod of the samples failed" || return
 	[ "$(dstat drivers)" = 0 ] || fail "drivers left: $(dstat drivers)" || return
@@ -253,7 +313,7 @@ test_unload_all() {
 drvreg_require_modules
 drvreg_cleanup
 ktap_print_header
-ktap_set_plan 27
+ktap_set_plan 29
 run_test "load the core" test_load_core
 run_test "modprobe of a driver module loads the core" test_modprobe_loads_core
 run_test "rmmod drvreg refused while a driver module is loaded" test_rmmod_core_refused
@@ -278,6 +338,8 @@ run_test "c: rmmod refused while pinned, allowed after" test_rmmod_refused_while
 run_test "failed init leaves no trace" test_failed_init_leaves_no_trace
 run_test "drivers of a module still in init are refused" test_coming_driver_refused
 run_test "stats add up after refusals" test_stats_add_up
+run_test "run-time unregister waits for pins; no callback after it" test_unregister_waits_for_pins
+run_test "10 000 drivers register, are found and unregister" test_many_drivers
 modprobe drvreg_sample && modprobe drvreg_sample_c
 run_test "rust: status after reload" test_status_through_driver sample0
 run_test "c: status after reload" test_status_through_driver sample_c0
