@@ -62,7 +62,8 @@ impl kernel::Module for DrvregModule {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         let root = Dir::new(c_str!("drvreg"), None)?;
         let drivers = Dir::new(c_str!("drivers"), Some(&root))?;
-        let core = KBox::pin_init(Core::new(drivers, ALLOW_RACY.get())?, GFP_KERNEL)?;
+        let core = Core::new(drivers, &attrs::DRIVER_GROUP, ALLOW_RACY.get())?;
+        let core = KBox::pin_init(core, GFP_KERNEL)?;
         // Until the state is published below, the files' callbacks fail with `ENODEV`.
         let attrs = (
             ScopedGroup::new(&root, &attrs::ROOT_GROUP)?,

@@ -2,12 +2,11 @@
 
 //! The core's state, and how entry points without a context pointer reach it.
 
-use crate::attrs::DRIVER_GROUP;
 use crate::lookup::Lookups;
 use crate::stress::Stress;
 use crate::sys::global::Global;
 use crate::sys::module_ref::{GoingNotifier, ModuleView};
-use crate::sys::sysfs::Dir;
+use crate::sys::sysfs::{Dir, Group};
 use kernel::{prelude::*, sync::Arc};
 
 /// The core's state.
@@ -27,9 +26,14 @@ pub struct Core {
 }
 
 impl Core {
-    /// The core's state, with `drivers/` as the parent of the per-driver directories.
-    pub fn new(drivers: Dir, allow_racy: bool) -> Result<impl PinInit<Self, Error>> {
-        let lookups = Arc::pin_init(Lookups::new(drivers, &DRIVER_GROUP, allow_racy), GFP_KERNEL)?;
+    /// The core's state, with `drivers/` as the parent of the per-driver directories, each
+    /// holding the files of `driver_attrs`.
+    pub fn new(
+        drivers: Dir,
+        driver_attrs: &'static Group,
+        allow_racy: bool,
+    ) -> Result<impl PinInit<Self, Error>> {
+        let lookups = Arc::pin_init(Lookups::new(drivers, driver_attrs, allow_racy), GFP_KERNEL)?;
         Ok(try_pin_init!(Self {
             notifier <- GoingNotifier::new(module_going),
             stress <- Stress::new()?,

@@ -6,7 +6,8 @@
 #     build the kernel (cached), build the modules with warnings as errors
 #     (RUSTFLAGS_MODULE=-Dwarnings W=1 KCFLAGS=-Werror) in out/<kernel>/src,
 #     on the first kernel also: clippy (-Dwarnings, in out/<kernel>/clippy), rustfmt --check
-#     over rust/ and samples/, and the quick harness self-test (scripts/harness/selftest.sh),
+#     over rust/ and samples/, the import graph of rust/ (scripts/imports.sh: no cycle),
+#     and the quick harness self-test (scripts/harness/selftest.sh),
 #     then boot the guest running /kselftest/run_kselftest.sh and read its KTAP results.
 #
 # Every result line is printed prefixed with the kernel's name. Counted: each build and
@@ -160,6 +161,14 @@ for k in $kernels; do
 		else
 			res fail "$kname" "rustfmt --check: files need formatting ($rustfmt; run it without --check)"
 			head -60 "$clog/rustfmt.log" | sed 's/^/#   /'
+		fi
+
+		# --- import graph ---------------------------------------------------------------
+		if out=$("$DRVREG_ROOT/scripts/imports.sh" 2>&1); then
+			res ok "$kname" "imports: ${out#rust/: }"
+		else
+			res fail "$kname" "imports: rust/ has an import cycle (scripts/imports.sh)"
+			echo "$out" | sed 's/^/#   /'
 		fi
 
 		# --- harness self-test ----------------------------------------------------------
