@@ -94,8 +94,9 @@ static_assert(DRVREG_NAME_MAX == 31);
 int __drvreg_register(struct drvreg_driver *drv, struct module *owner);
 /*
  * drvreg_register - register @drv, owned by the calling module.
- * Returns 0, -EINVAL (bad name, no ops), -EEXIST (name taken), -EBUSY (@drv already
- * registered: its __core is not NULL) or -ENOMEM.
+ * Returns 0, -EINVAL (bad name, no ops), -EBUSY (name taken, as driver_register()
+ * answers; or @drv already registered: its __core is not NULL) or -ENOMEM. Never
+ * -EEXIST: modprobe takes -EEXIST from a module's init for "already loaded".
  */
 #define drvreg_register(drv) __drvreg_register(drv, THIS_MODULE)
 /*

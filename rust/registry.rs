@@ -23,6 +23,7 @@
 //! module-going purge costs O(log n) for a module with no drivers left.
 
 use crate::api::abi::{self, DrvregDriver};
+use crate::api::compat::cstr_str;
 use crate::api::delay::sleep_us;
 use crate::sys::module_ref::{ModuleRef, ModuleView, Owner};
 use crate::sys::sysfs::{Dir, Group};
@@ -266,8 +267,10 @@ impl Registry {
 
     /// Registers `entry`, owned by `owner`, under `name`.
     ///
-    /// `EEXIST` if the name is taken (also while a driver of that name is still being
-    /// unregistered), `EBUSY` if `entry` is registered already (its `core` is set).
+    /// `EBUSY` if the name is taken (also while a driver of that name is still being
+    /// unregistered), as `driver_register()` answers, or if `entry` is registered already
+    /// (its `core` is set). Not `EEXIST`: a module's init returns this, and `modprobe`
+    /// takes `EEXIST` from init for "already loaded" and reports success.
     ///
     /// # Safety
     ///
@@ -298,7 +301,7 @@ impl Registry {
         }
         // Also taken while a driver of that name is still unregistering.
         if inner.slots.get(&name).is_some() {
-            return Err(EEXIST);
+            return Err(EBUSY);
         }
         // Creating the directory under the lock keeps its name unique: no other registration
         // of the name can start until the record is linked.
@@ -369,8 +372,8 @@ impl Registry {
             };
             pr_warn!(
                 "module {} is going with driver {} still registered: removing it\n",
-                module.name(),
-                name.as_cstr()
+                cstr_str(module.name()),
+                cstr_str(name.as_cstr())
             );
             inner.stats.purged += 1;
             self.unlink(inner, name);

@@ -186,7 +186,7 @@ pub struct Registration<T: Driver> {
 impl<T: Driver> Registration<T> {
     /// Registers `data` as driver `name` of `module` (your `THIS_MODULE`) in `slot`.
     ///
-    /// `EBUSY` if `slot` is in use, `EINVAL` for a bad name, `EEXIST` if the name is
+    /// `EBUSY` if `slot` is in use, `EINVAL` for a bad name, `EBUSY` if the name is
     /// taken, `ENOMEM`. Lookups refuse the driver until `module`'s init has returned.
     pub fn new(
         slot: &'static DriverSlot,

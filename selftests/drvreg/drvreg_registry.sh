@@ -82,16 +82,19 @@ test_c_and_rust_alike() {
 }
 
 # test_duplicate_name MODULE PARAMS: with MODULE unloaded, loading it with PARAMS that
-# make one of its names collide must fail with EEXIST and change nothing; MODULE is
-# reloaded with count=2 afterwards. (insmod, not modprobe: modprobe takes an EEXIST from
-# init for "already loaded".)
+# make one of its names collide must fail with EBUSY, with insmod and with modprobe (which
+# would take EEXIST for "already loaded" and exit 0), and change nothing; MODULE is
+# reloaded with count=2 afterwards.
 test_duplicate_name() {
 	rmmod "$1" || fail "rmmod $1" || return
 	drivers=$(dstat drivers) reg=$(dstat registered) unreg=$(dstat unregistered)
 	ko=$(find /lib/modules/"$(uname -r)" -name "$1.ko" | head -n 1)
 	out=$(insmod "$ko" $2 2>&1) && fail "insmod $1 $2 succeeded with a duplicate name" && return 1
-	[ "$(errno_of "$out")" = EEXIST ] || fail "insmod $1 $2: '$out', expected EEXIST" || return
-	[ ! -d "/sys/module/$1" ] || fail "$1 stayed loaded" || return
+	[ "$(errno_of "$out")" = EBUSY ] || fail "insmod $1 $2: '$out', expected EBUSY" || return
+	[ ! -d "/sys/module/$1" ] || fail "$1 stayed loaded after insmod" || return
+	# shellcheck disable=SC2086
+	out=$(modprobe "$1" $2 2>&1) && fail "modprobe $1 $2 reported success with a duplicate name" && return 1
+	[ ! -d "/sys/module/$1" ] || fail "$1 stayed loaded after modprobe" || return
 	[ "$(dstat drivers)" = "$drivers" ] || fail "driver count changed" || return
 	[ $(($(dstat registered) - reg)) -eq $(($(dstat unregistered) - unreg)) ] ||
 		fail "a registration was left behind" || return
@@ -327,8 +330,8 @@ run_test "call_all opens and releases every driver once" test_call_all
 run_test "a client module pins a driver; rmmod refused until it unloads" test_client_pins
 run_test "a client cannot pin an absent driver" test_client_absent_target
 run_test "a module cannot pin its own driver (EDEADLK)" test_self_pin_refused
-run_test "rust: duplicate name gives EEXIST" test_duplicate_name drvreg_sample "name=sample_c"
-run_test "c: duplicate name gives EEXIST" test_duplicate_name drvreg_sample_c "name=sample"
+run_test "rust: duplicate name fails the load with EBUSY" test_duplicate_name drvreg_sample "name=sample_c"
+run_test "c: duplicate name fails the load with EBUSY" test_duplicate_name drvreg_sample_c "name=sample"
 run_test "stats add up" test_stats_add_up
 run_test "lookup rejects malformed and unknown names" test_lookup_bad_input
 run_test "control knobs reject bad input and change nothing" test_knobs_bad_input
