@@ -9,6 +9,7 @@
 //! Every callback reaches the core through [`with_core`] and fails with `ENODEV` while the
 //! core is not published. See `Documentation/ABI/testing/sysfs-kernel-drvreg`.
 
+use crate::api::compat::{cstr_bytes, cstr_str};
 use crate::attribute_group;
 use crate::lookup::Mode;
 use crate::registry::Name;
@@ -143,7 +144,12 @@ impl AttrOps for TargetAttr {
     const MODE: u16 = 0o644;
 
     fn show(_dir: &CStr, out: &mut Page<'_>) -> Result {
-        with_core(|core| emit(out, format_args!("{}\n", core.stress.target().as_cstr())))
+        with_core(|core| {
+            emit(
+                out,
+                format_args!("{}\n", cstr_str(core.stress.target().as_cstr())),
+            )
+        })
     }
 
     fn store(_dir: &CStr, input: &[u8]) -> Result {
@@ -223,7 +229,7 @@ macro_rules! record_attr {
             const MODE: u16 = 0o444;
 
             fn show(dir: &CStr, out: &mut Page<'_>) -> Result {
-                let name = Name::new(dir.as_bytes())?;
+                let name = Name::new(cstr_bytes(dir))?;
                 with_core(|core| {
                     core.lookups.registry().with_record(&name, |$rec, $owner| {
                         emit(out, format_args!("{}\n", $value))
@@ -234,7 +240,7 @@ macro_rules! record_attr {
     };
 }
 
-record_attr!(OwnerAttr, "owner", |_, owner| owner.name());
+record_attr!(OwnerAttr, "owner", |_, owner| cstr_str(owner.name()));
 record_attr!(StateAttr, "state", |_, owner| owner.state().as_str());
 record_attr!(PinsAttr, "pins", |rec, _| rec.pins());
 record_attr!(CallsAttr, "calls", |rec, _| rec.calls());
@@ -247,7 +253,7 @@ impl AttrOps for StatusAttr {
     const MODE: u16 = 0o444;
 
     fn show(dir: &CStr, out: &mut Page<'_>) -> Result {
-        let name = Name::new(dir.as_bytes())?;
+        let name = Name::new(cstr_bytes(dir))?;
         with_core(|core| {
             let pin = core.lookups.lookup(&name, None)?;
             let len = pin.show(out.spare())?;

@@ -38,12 +38,10 @@ pub mod sys {
 use state::{Core, CORE};
 use sys::sysfs::{Dir, ScopedGroup};
 
-module! {
+drvreg_module! {
     type: DrvregModule,
     name: "drvreg",
-    author: "drvreg developers",
     description: "Driver registry with owner-pinned lookups under a global driver lock",
-    license: "GPL",
 }
 
 module_param!(ALLOW_RACY: bool = false, "allow_racy");

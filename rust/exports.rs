@@ -2,7 +2,7 @@
 
 //! The exported C ABI of `include/drvreg.h`, implemented on the registry.
 //!
-//! `exports.c` applies `EXPORT_SYMBOL_GPL` to these functions, so modpost records every
+//! `export_symbols.c` applies `EXPORT_SYMBOL_GPL` to these functions, so modpost records every
 //! driver module's dependency on `drvreg.ko`: `modprobe` of a driver loads the core first,
 //! and the core cannot be unloaded while a driver module is loaded. That also means these
 //! functions only run while the core is live and its state published.
@@ -11,6 +11,7 @@
 //! ([`drvreg_abi!`](crate::drvreg_abi)), which driver modules use.
 
 use crate::api::abi::{DrvregDriver, DrvregPin, Module};
+use crate::api::compat::{cstr_bytes, cstr_from_ptr};
 use crate::registry::{DriverPin, Name, Record};
 use crate::state::{with_core, CORE};
 use crate::sys::module_ref::Owner;
@@ -18,7 +19,6 @@ use core::mem::ManuallyDrop;
 use kernel::{
     ffi::{c_char, c_int},
     prelude::*,
-    str::CStr,
 };
 
 crate::drvreg_abi!(check);
@@ -40,9 +40,10 @@ unsafe fn c_name(name: *const c_char) -> Result<Name> {
     if name.is_null() {
         return Err(EINVAL);
     }
-    // SAFETY: Not null, and NUL-terminated per the caller's guarantee.
-    let name = unsafe { CStr::from_char_ptr(name) };
-    Name::new(name.as_bytes())
+    // SAFETY: Not null, and NUL-terminated per the caller's guarantee; the string is only
+    // read during this call.
+    let name = unsafe { cstr_from_ptr(name) };
+    Name::new(cstr_bytes(name))
 }
 
 /// `__drvreg_register`: registers `drv`, owned by `owner` (the caller's `THIS_MODULE`).

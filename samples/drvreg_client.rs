@@ -12,14 +12,13 @@ use kernel::{c_str, prelude::*};
 #[path = "../rust/api/mod.rs"]
 pub mod api;
 
+use api::compat::{cstr_str, Display};
 use api::driver::Pinned;
 
-module! {
+drvreg_module! {
     type: ClientModule,
     name: "drvreg_client",
-    author: "drvreg developers",
     description: "drvreg client: holds a pin on another module's driver",
-    license: "GPL",
 }
 
 module_param!(TARGET: str = c_str!("sample0"), "target");
@@ -32,7 +31,7 @@ impl kernel::Module for ClientModule {
     fn init(module: &'static ThisModule) -> Result<Self> {
         let target = TARGET.get();
         let mut pin = Pinned::get(target, module).inspect_err(|e| {
-            pr_err!("cannot pin {}: {:?}\n", target, e);
+            pr_err!("cannot pin {}: {:?}\n", cstr_str(target), e);
         })?;
         pin.open()?;
         let mut buf = [0u8; 128];
@@ -40,7 +39,7 @@ impl kernel::Module for ClientModule {
         let status = core::str::from_utf8(&buf[..len]).unwrap_or("?");
         pr_info!(
             "pinned and opened {}; its status: {}\n",
-            target,
+            cstr_str(target),
             status.replace_newlines()
         );
         Ok(Self { pin })
@@ -50,7 +49,7 @@ impl kernel::Module for ClientModule {
 impl Drop for ClientModule {
     fn drop(&mut self) {
         self.pin.release();
-        pr_info!("released {}; dropping the pin\n", TARGET.get());
+        pr_info!("released {}; dropping the pin\n", cstr_str(TARGET.get()));
         // `pin` drops after this: drvreg_put().
     }
 }
@@ -68,7 +67,7 @@ impl OneLine for str {
 
 struct OneLineStr<'a>(&'a str);
 
-impl core::fmt::Display for OneLineStr<'_> {
+impl Display for OneLineStr<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         for (i, line) in self.0.lines().enumerate() {
             if i > 0 {

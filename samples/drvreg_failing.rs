@@ -14,12 +14,10 @@ pub mod api;
 
 use api::driver::{Driver, DriverSlot, Registration};
 
-module! {
+drvreg_module! {
     type: FailingModule,
     name: "drvreg_failing",
-    author: "drvreg developers",
     description: "drvreg sample whose init fails after registering",
-    license: "GPL",
 }
 
 module_param!(DELAY_MS: u32 = 0, "delay_ms");

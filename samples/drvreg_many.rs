@@ -11,19 +11,18 @@
 //! drvreg_many: unregistered 10000 drivers in 734567 us
 //! ```
 
-use kernel::{c_str, prelude::*, str::CString, time::Ktime};
+use kernel::{c_str, prelude::*, str::CString};
 
 #[path = "../rust/api/mod.rs"]
 pub mod api;
 
+use api::compat::{cstr_bytes, cstr_str, fmt, Stopwatch};
 use api::driver::{Driver, DriverSlot, Registration};
 
-module! {
+drvreg_module! {
     type: ManyModule,
     name: "drvreg_many",
-    author: "drvreg developers",
     description: "drvreg sample registering many drivers",
-    license: "GPL",
 }
 
 /// Most drivers this module registers.
@@ -46,11 +45,6 @@ struct ManyModule {
     drivers: KVec<Registration<Idle>>,
 }
 
-/// Microseconds since `start`.
-fn us_since(start: Ktime) -> i64 {
-    (Ktime::ktime_get() - start).to_ns() / 1000
-}
-
 impl kernel::Module for ManyModule {
     fn init(module: &'static ThisModule) -> Result<Self> {
         let count = DRIVERS.get() as usize;
@@ -59,21 +53,25 @@ impl kernel::Module for ManyModule {
             pr_err!("drivers={} is out of range 1..={}\n", count, MAX_DRIVERS);
             return Err(EINVAL);
         }
-        if prefix.len() > MAX_PREFIX {
+        if cstr_bytes(prefix).len() > MAX_PREFIX {
             pr_err!("name is longer than {} characters\n", MAX_PREFIX);
             return Err(EINVAL);
         }
         let mut drivers = KVec::with_capacity(count, GFP_KERNEL)?;
-        let start = Ktime::ktime_get();
+        let clock = Stopwatch::start();
         for (i, slot) in SLOTS.iter().take(count).enumerate() {
-            let name = CString::try_from_fmt(kernel::fmt!("{}{}", prefix, i))?;
+            let name = CString::try_from_fmt(fmt!("{}{}", cstr_str(prefix), i))?;
             // On error, `drivers` drops and unregisters what was registered so far.
             let reg = Registration::new(slot, &name, module, Idle).inspect_err(|e| {
-                pr_err!("registering {} failed: {:?}\n", &*name, e);
+                pr_err!("registering {} failed: {:?}\n", cstr_str(&name), e);
             })?;
             drivers.push(reg, GFP_KERNEL)?;
         }
-        pr_info!("registered {} drivers in {} us\n", count, us_since(start));
+        pr_info!(
+            "registered {} drivers in {} us\n",
+            count,
+            clock.elapsed_us()
+        );
         Ok(Self { drivers })
     }
 }
@@ -81,8 +79,12 @@ impl kernel::Module for ManyModule {
 impl Drop for ManyModule {
     fn drop(&mut self) {
         let count = self.drivers.len();
-        let start = Ktime::ktime_get();
+        let clock = Stopwatch::start();
         drop(core::mem::take(&mut self.drivers));
-        pr_info!("unregistered {} drivers in {} us\n", count, us_since(start));
+        pr_info!(
+            "unregistered {} drivers in {} us\n",
+            count,
+            clock.elapsed_us()
+        );
     }
 }

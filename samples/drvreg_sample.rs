@@ -15,14 +15,13 @@ use kernel::{c_str, prelude::*, str::CString};
 #[path = "../rust/api/mod.rs"]
 pub mod api;
 
+use api::compat::{cstr_bytes, cstr_str, fmt};
 use api::driver::{Driver, DriverSlot, Pinned, Registration, Status};
 
-module! {
+drvreg_module! {
     type: SampleModule,
     name: "drvreg_sample",
-    author: "drvreg developers",
     description: "drvreg sample driver (Rust)",
-    license: "GPL",
 }
 
 /// Most drivers one module registers.
@@ -82,13 +81,13 @@ impl kernel::Module for SampleModule {
             pr_err!("count={} is out of range 1..={}\n", count, MAX_DRIVERS);
             return Err(EINVAL);
         }
-        if prefix.len() > MAX_PREFIX {
+        if cstr_bytes(prefix).len() > MAX_PREFIX {
             pr_err!("name is longer than {} characters\n", MAX_PREFIX);
             return Err(EINVAL);
         }
         let mut drivers = KVec::with_capacity(count as usize, GFP_KERNEL)?;
         for (i, slot) in SLOTS.iter().take(count as usize).enumerate() {
-            let name = CString::try_from_fmt(kernel::fmt!("{}{}", prefix, i))?;
+            let name = CString::try_from_fmt(fmt!("{}{}", cstr_str(prefix), i))?;
             let data = SampleDriver {
                 delay_us: if i == 0 { DELAY_US.get() } else { 0 },
                 opens: AtomicU64::new(0),
@@ -97,7 +96,7 @@ impl kernel::Module for SampleModule {
             };
             // On error, `drivers` drops and unregisters what was registered so far.
             let reg = Registration::new(slot, &name, module, data).inspect_err(|e| {
-                pr_err!("registering {} failed: {:?}\n", &*name, e);
+                pr_err!("registering {} failed: {:?}\n", cstr_str(&name), e);
             })?;
             drivers.push(reg, GFP_KERNEL)?;
         }
@@ -105,12 +104,15 @@ impl kernel::Module for SampleModule {
             let own = drivers[0].name();
             match Pinned::get(own, module) {
                 Err(e) if e.to_errno() == -(kernel::bindings::EDEADLK as i32) => {
-                    pr_info!("pinning my own {} was refused with EDEADLK\n", own);
+                    pr_info!(
+                        "pinning my own {} was refused with EDEADLK\n",
+                        cstr_str(own)
+                    );
                 }
                 other => {
                     pr_err!(
                         "pinning my own {} was not refused: {:?}\n",
-                        own,
+                        cstr_str(own),
                         other.map(|_| ())
                     );
                     return Err(EINVAL);

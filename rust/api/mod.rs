@@ -12,12 +12,14 @@
 //! - [`abi`]: the C ABI of `include/drvreg.h` (layouts and the exported functions);
 //! - [`driver`]: [`driver::Driver`], [`driver::Registration`], [`driver::Pinned`];
 //! - [`params`]: read-only module parameters ([`module_param!`](crate::module_param));
-//! - [`delay`]: sleeping in process context.
+//! - [`delay`]: sleeping in process context;
+//! - [`compat`]: the differences between the kernel versions drvreg supports.
 //!
 //! Nothing here needs `unsafe` from the driver: the unsafe code that calls the core is in
 //! this folder, each block justified.
 
 pub mod abi;
+pub mod compat;
 pub mod delay;
 pub mod driver;
 pub mod params;

@@ -9,6 +9,7 @@
 //! malformed values (the module then fails to load with `EINVAL`). Parameters are mode
 //! 0444, visible in `/sys/module/<module>/parameters/`, and never written after load.
 
+use super::compat::{const_char_ptr, cstr_from_ptr};
 use core::cell::UnsafeCell;
 use kernel::{bindings, ffi::c_char, ffi::c_void, str::CStr};
 
@@ -52,14 +53,14 @@ impl<T: Copy> Param<T> {
 impl ParamStr {
     /// Storage holding `default` until the loader parses a value.
     pub const fn new(default: &'static CStr) -> Self {
-        Self(UnsafeCell::new(default.as_char_ptr().cast_mut()))
+        Self(UnsafeCell::new(const_char_ptr(default).cast_mut()))
     }
 
     /// The value.
     pub fn get(&self) -> &CStr {
         // SAFETY: See the `Sync` impl. The pointer is the static default or a string the
         // parameter code allocated at load and frees only after the module's exit.
-        unsafe { CStr::from_char_ptr(*self.0.get()) }
+        unsafe { cstr_from_ptr(*self.0.get()) }
     }
 
     /// The raw storage, for the parameter descriptor.
@@ -84,7 +85,7 @@ impl KernelParam {
         arg: *mut c_void,
     ) -> Self {
         Self(bindings::kernel_param {
-            name: name.as_char_ptr(),
+            name: const_char_ptr(name),
             mod_: core::ptr::null_mut(),
             ops,
             perm: 0o444,

@@ -14,12 +14,12 @@
 //! references were taken on it. So a reference alone does not make a driver safe to hand
 //! out: [`ModuleView::try_get`] takes one only while the module is `LIVE`.
 
+use crate::api::compat::{cstr_from_ptr, opaque_try_ffi_init};
 use core::marker::PhantomData;
 use core::ptr::NonNull;
 use kernel::{
     bindings,
     ffi::{c_int, c_ulong, c_void},
-    init::pin_init_from_closure,
     prelude::*,
     str::CStr,
     types::Opaque,
@@ -136,7 +136,7 @@ impl<'a> ModuleView<'a> {
         let module = self.owner.as_ptr();
         // SAFETY: By the type invariants the module is allocated for `'a`; `name` is a
         // NUL-terminated array written before the module became visible, never changed.
-        unsafe { CStr::from_char_ptr((*module).name.as_ptr()) }
+        unsafe { cstr_from_ptr((*module).name.as_ptr()) }
     }
 
     /// Takes a reference on the module if, and only if, it is `LIVE`.
@@ -233,8 +233,7 @@ unsafe impl Sync for GoingNotifier {}
 impl GoingNotifier {
     /// Registers `going` to be called with every module that starts going away.
     pub fn new(going: fn(ModuleView<'_>)) -> impl PinInit<Self, Error> {
-        let register = |slot: *mut Opaque<bindings::notifier_block>| {
-            let nb = Opaque::raw_get(slot);
+        let register = |nb: *mut bindings::notifier_block| {
             // SAFETY: `nb` is valid for writes of a notifier block (it is our slot).
             unsafe {
                 nb.write(bindings::notifier_block {
@@ -247,9 +246,8 @@ impl GoingNotifier {
             // unregisters it before it is freed.
             kernel::error::to_result(unsafe { bindings::register_module_notifier(nb) })
         };
-        // SAFETY: On success `register` has initialised the block and registered it; on
-        // failure it left nothing registered, so the slot may be freed without cleanup.
-        let nb = unsafe { pin_init_from_closure(register) };
+        // On failure nothing is registered, and the slot may be freed as it is.
+        let nb = opaque_try_ffi_init(register);
         // `going` is declared before `nb`, so it is written before `nb` is registered.
         try_pin_init!(Self { going, nb <- nb }? Error)
     }
@@ -269,8 +267,9 @@ impl GoingNotifier {
             return bindings::NOTIFY_DONE as c_int;
         }
         // SAFETY: The chain calls us with the `nb` we registered, the `nb` field of a
-        // `GoingNotifier`; `Opaque` is `repr(transparent)`.
-        let this = unsafe { kernel::container_of!(nb, Self, nb) };
+        // `GoingNotifier` (`Opaque` is `repr(transparent)`), so stepping back by the field's
+        // offset stays inside that `GoingNotifier`.
+        let this = unsafe { nb.byte_sub(core::mem::offset_of!(Self, nb)) }.cast::<Self>();
         // SAFETY: By the type invariants `going` was written before `nb` was registered and
         // is never changed; it is read through a raw pointer, without a reference to the
         // whole (possibly still initialising) value.

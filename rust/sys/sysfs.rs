@@ -10,6 +10,7 @@
 //! Every `store` is refused with `EPERM` for callers without `CAP_SYS_ADMIN`, whatever
 //! the file mode says; writable attributes should also be mode 0200 or 0644.
 
+use crate::api::compat::{const_char_ptr, cstr_from_ptr, set_group_attrs};
 use core::ptr::NonNull;
 use kernel::{bindings, ffi::c_char, prelude::*, str::CStr, types::Opaque};
 
@@ -180,7 +181,7 @@ impl Attr {
         // SAFETY: All-zero is a valid `kobj_attribute` (null pointers, `None` callbacks,
         // and a zeroed lockdep key where lockdep is enabled, as for any static attribute).
         let mut raw: bindings::kobj_attribute = unsafe { core::mem::zeroed() };
-        raw.attr.name = A::NAME.as_char_ptr();
+        raw.attr.name = const_char_ptr(A::NAME);
         raw.attr.mode = A::MODE;
         if A::MODE & 0o444 != 0 {
             raw.show = Some(Self::show::<A>);
@@ -197,7 +198,7 @@ impl Attr {
     unsafe fn dir_name<'a>(kobj: *mut bindings::kobject) -> &'a CStr {
         // SAFETY: The caller passes a live kobject; its name is set at creation and only
         // renamed by `kobject_rename`, which we never call.
-        unsafe { CStr::from_char_ptr((*kobj).name) }
+        unsafe { cstr_from_ptr((*kobj).name) }
     }
 
     /// The `show` callback of attribute `A`.
@@ -287,9 +288,9 @@ impl Group {
         // SAFETY: All-zero is a valid, empty `attribute_group`.
         let mut raw: bindings::attribute_group = unsafe { core::mem::zeroed() };
         if let Some(name) = name {
-            raw.name = name.as_char_ptr();
+            raw.name = const_char_ptr(name);
         }
-        raw.attrs = list.0.get().cast::<*mut bindings::attribute>();
+        set_group_attrs(&mut raw, list.0.get().cast::<*mut bindings::attribute>());
         Self(Opaque::new(raw))
     }
 }
