@@ -4,15 +4,19 @@
 #
 #   make [modules]         build the modules in place against KDIR (default: the cached
 #                          base kernel, built on first use)
+#   make modules_install   install the built modules for KDIR's kernel (as root; depmod)
+#   make rust-analyzer     write rust-project.json for the modules (editors' rust-analyzer)
 #   make clean             remove build products and out/
 #   make setup             install the host packages (scripts/setup.sh)
-#   make kernel            build or find the cached kernel KERNEL=base|debug, print its dir
+#   make kernel            build or find the cached kernel KERNEL=..., print its dir
 #   make vm CMD='...'      boot a guest, run CMD as root, exit with its status
 #   make vm-shell          interactive guest shell (Ctrl-A X quits QEMU)
 #   make check             the whole test suite (scripts/check.sh)
 #   make demo              the race demonstration (scripts/demo.sh)
 #
-# Variables: KERNEL=base|debug, KDIR=/built/rust/kernel (skips kernel builds),
+# Variables: KERNEL=base|debug|latest|distro (the kernel lanes: 6.12 LTS self-built, the
+# same with KASAN+lockdep, Debian's newest kernel source self-built, Debian's own kernel
+# binary), KDIR=/built/rust/kernel (skips kernel builds),
 # CMD, VM_CPUS, VM_MEM, VM_TIMEOUT, VM_SPLAT_IDLE, VM_EXPECT_SPLAT, VM_APPEND, VM_ENV, VM_LOG, SHARE,
 # CHECK_KERNELS. See README.md.
 #
@@ -34,8 +38,8 @@ SCRIPTS := $(CURDIR)/scripts
 
 # Bad input stops here with one line, before anything is built.
 ifneq ($(filter-out clean setup help,$(or $(MAKECMDGOALS),modules)),)
-ifneq ($(filter-out base debug,$(KERNEL)),)
-$(error drvreg: unknown KERNEL='$(KERNEL)': expected KERNEL=base or KERNEL=debug)
+ifneq ($(filter-out base debug latest distro,$(KERNEL)),)
+$(error drvreg: unknown KERNEL='$(KERNEL)': expected one of: base, debug, latest, distro)
 endif
 ifneq ($(KDIR),)
 KDIR_ERR := $(shell bash -c '. $(SCRIPTS)/lib.sh && drvreg_check_kdir "$$1"' - '$(KDIR)' 2>&1)
@@ -55,7 +59,7 @@ endif
 KDIR_SH = . $(SCRIPTS)/lib.sh && kdir=$$(drvreg_kdir)
 
 .DEFAULT_GOAL := modules
-.PHONY: modules all clean setup kernel vm vm-shell check demo help
+.PHONY: modules all clean setup kernel vm vm-shell check demo help modules_install rust-analyzer
 
 all: modules
 
@@ -64,13 +68,24 @@ modules:
 	echo "drvreg: building the modules in $(CURDIR) against $$kdir"; \
 	drvreg_build "$$kdir" "$(CURDIR)"
 
+modules_install:
+	@set -e; $(KDIR_SH); \
+	drvreg_kmake "$$kdir" M=$(CURDIR) modules_install; \
+	depmod "$$(drvreg_release "$$kdir")"
+
+rust-analyzer:
+	@set -e; $(KDIR_SH); ksrc=$$kdir; \
+	[ ! -e "$$kdir/source" ] || ksrc=$$(cd "$$kdir/source" && pwd -P); \
+	drvreg_kmake "$$kdir" M=$(CURDIR) VPATH="$$ksrc" rust-analyzer; \
+	echo "drvreg: wrote $(CURDIR)/rust-project.json"
+
 clean:
 	@echo "drvreg: removing build products and out/"
 	@find $(CURDIR) \( -path $(CURDIR)/.git -o -path $(CURDIR)/out \) -prune -o \
 		\( -name '*.o' -o -name '*.ko' -o -name '*.mod' -o -name '*.mod.c' \
 		-o -name '.*.cmd' -o -name '*.rmeta' -o -name '*.d' -o -name 'modules.order' \
 		-o -name 'Module.symvers' -o -name '.tmp_versions' \) -print0 | xargs -0r rm -rf
-	@rm -rf $(CURDIR)/out
+	@rm -rf $(CURDIR)/out $(CURDIR)/rust-project.json
 
 setup:
 	@echo "drvreg: installing host packages (scripts/setup.sh)"

@@ -2,12 +2,13 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # drvreg's whole test suite (make check):
-#   setup; then for each kernel in $CHECK_KERNELS (default "base debug"):
+#   setup; then for each kernel lane in $CHECK_KERNELS (default "base debug latest distro"):
 #     build the kernel (cached), build the modules with warnings as errors
 #     (RUSTFLAGS_MODULE=-Dwarnings W=1 KCFLAGS=-Werror) in out/<kernel>/src,
-#     on the first kernel also: clippy (-Dwarnings, in out/<kernel>/clippy), rustfmt --check
-#     over rust/ and samples/, the import graph of rust/ (scripts/imports.sh: no cycle),
-#     and the quick harness self-test (scripts/harness/selftest.sh),
+#     on base and latest (each kernel version's Rust) and on the first lane: clippy
+#     (-Dwarnings, in out/<kernel>/clippy); on the first lane also rustfmt --check over
+#     rust/ and samples/, the import graph of rust/ (scripts/imports.sh: no cycle), and the
+#     quick harness self-test (scripts/harness/selftest.sh),
 #     then boot the guest running /kselftest/run_kselftest.sh and read its KTAP results.
 #
 # Every result line is printed prefixed with the kernel's name. Counted: each build and
@@ -15,10 +16,11 @@
 # suite printed; a test program that prints no subtests counts once, and one that fails
 # with all its subtests passing counts one failure more). 'ok' passes, 'not ok' fails,
 # '# SKIP' skips. A kernel splat in a guest, a guest that dies or hangs, a program that
-# never reports: failures. The last line is 'N passed, N failed[, N skipped]'; the exit
-# status is non-zero if anything failed.
+# never reports: failures. Before the last line, one line per lane:
+# 'lane <name>: N passed, N failed[, N skipped]'. The last line is
+# 'N passed, N failed[, N skipped]'; the exit status is non-zero if anything failed.
 #
-# Environment: CHECK_KERNELS="base debug"; KDIR=/built/kernel checks that tree instead;
+# Environment: CHECK_KERNELS="base debug latest distro"; KDIR=/built/kernel checks that tree instead;
 #   CHECK_VM_TIMEOUT (s, default 1800) for the kselftest guest; CHECK_TEST_TIMEOUT (s)
 #   overrides every test program's kselftest timeout (else the suite's 'settings', or 45);
 #   VM_CPUS as for vm.sh. Logs: out/check/<kernel>-*.log, out/logs/check-<kernel>-*.log.
@@ -26,16 +28,26 @@ set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
 passed=0 failed=0 skipped=0
+declare -A lp lf ls
 t_start=$(date +%s)
 clog="$DRVREG_OUT/check"
 
 note() { echo "drvreg: $*"; }
 # res ok|fail|skip KERNEL DESCRIPTION
 res() {
+	count "$1" "$2" 1
 	case "$1" in
-	ok) passed=$((passed + 1)) && echo "$2: ok - $3" ;;
-	fail) failed=$((failed + 1)) && echo "$2: not ok - $3" ;;
-	skip) skipped=$((skipped + 1)) && echo "$2: ok - $3 # SKIP" ;;
+	ok) echo "$2: ok - $3" ;;
+	fail) echo "$2: not ok - $3" ;;
+	skip) echo "$2: ok - $3 # SKIP" ;;
+	esac
+}
+# count ok|fail|skip LANE N: adds N results to the totals and to the lane's.
+count() {
+	case "$1" in
+	ok) passed=$((passed + $3)) lp[$2]=$((${lp[$2]:-0} + $3)) ;;
+	fail) failed=$((failed + $3)) lf[$2]=$((${lf[$2]:-0} + $3)) ;;
+	skip) skipped=$((skipped + $3)) ls[$2]=$((${ls[$2]:-0} + $3)) ;;
 	esac
 }
 # Show the interesting part of a failed step's log.
@@ -50,7 +62,14 @@ show() {
 	echo "#   (full log: $1)"
 }
 finish() {
-	local line="$passed passed, $failed failed"
+	local k line
+	for k in $kernels; do
+		[ "$k" != kdir ] || k=$(drvreg_kname)
+		line="lane $k: ${lp[$k]:-0} passed, ${lf[$k]:-0} failed"
+		[ "${ls[$k]:-0}" = 0 ] || line+=", ${ls[$k]} skipped"
+		echo "$line"
+	done
+	line="$passed passed, $failed failed"
 	[ "$skipped" = 0 ] || line+=", $skipped skipped"
 	note "check took $(($(date +%s) - t_start)) s"
 	echo "$line"
@@ -61,9 +80,12 @@ finish() {
 if [ -n "${KDIR:-}" ]; then
 	kernels=kdir
 else
-	kernels=${CHECK_KERNELS:-base debug}
+	kernels=${CHECK_KERNELS:-$DRVREG_KERNELS}
 	for k in $kernels; do
-		case "$k" in base | debug) ;; *) die "unknown kernel '$k' in CHECK_KERNELS: expected base and/or debug" ;; esac
+		case " $DRVREG_KERNELS " in
+		*" $k "*) ;;
+		*) die "unknown kernel '$k' in CHECK_KERNELS: expected some of: $DRVREG_KERNELS" ;;
+		esac
 	done
 fi
 [ -n "$kernels" ] || die "CHECK_KERNELS is empty"
@@ -98,9 +120,9 @@ for k in $kernels; do
 	work="$DRVREG_OUT/$kname"
 
 	# --- kernel ----------------------------------------------------------------------
-	note "[$kname] finding the cached kernel, or building it (~6 min base, ~9 min debug; log: out/check/$kname-kernel.log)..."
+	note "[$kname] finding the cached kernel, or building or preparing it (base ~6 min, debug ~9 min, latest ~8 min, distro ~4 min; progress every 30 s)..."
 	t0=$(date +%s)
-	if ! kdir=$(drvreg_kdir 2>"$clog/$kname-kernel.log"); then
+	if ! kdir=$(drvreg_kdir 2> >(tee "$clog/$kname-kernel.log" >&2)); then
 		res fail "$kname" "kernel build"
 		show "$clog/$kname-kernel.log"
 		continue
@@ -131,9 +153,8 @@ for k in $kernels; do
 		fi
 	fi
 
-	if [ -n "$first" ]; then
-		first=""
-		# --- clippy ---------------------------------------------------------------------
+	# --- clippy, per kernel version -----------------------------------------------------
+	if [ -n "$first" ] || [ "$kname" = latest ]; then
 		if [ -f "$DRVREG_PROJECT/Kbuild" ]; then
 			note "[$kname] clippy build (CLIPPY=1, -Dwarnings)..."
 			t0=$(date +%s)
@@ -148,6 +169,10 @@ for k in $kernels; do
 				show "$clog/$kname-clippy.log"
 			fi
 		fi
+	fi
+
+	if [ -n "$first" ]; then
+		first=""
 
 		# --- rustfmt --------------------------------------------------------------------
 		mapfile -t rsfiles < <(cd "$DRVREG_PROJECT" && find rust samples -name '*.rs' 2>/dev/null | sort)
@@ -176,8 +201,8 @@ for k in $kernels; do
 		"$DRVREG_ROOT/scripts/harness/selftest.sh" --quick >"$clog/$kname-harness.log" 2>&1
 		while IFS= read -r line; do
 			case "$line" in
-			"ok "*) passed=$((passed + 1)) && echo "$kname: $line" ;;
-			"not ok "*) failed=$((failed + 1)) && echo "$kname: $line" ;;
+			"ok "*) count ok "$kname" 1 && echo "$kname: $line" ;;
+			"not ok "*) count fail "$kname" 1 && echo "$kname: $line" ;;
 			"#   "*) echo "$line" ;;
 			esac
 		done <"$clog/$kname-harness.log"
@@ -238,7 +263,9 @@ for k in $kernels; do
 		}')
 	printf '%s\n' "$out" | grep -v '^COUNTS '
 	read -r _ p f s <<<"$(printf '%s\n' "$out" | grep '^COUNTS ')"
-	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+	count ok "$kname" "$p"
+	count fail "$kname" "$f"
+	count skip "$kname" "$s"
 	[ "$f" = 0 ] && [ "$vrc" = 0 ] || echo "#   console log: $vlog"
 done
 finish

@@ -3,47 +3,70 @@
 #
 # Build (or find in the cache) a drvreg guest kernel and print its build directory.
 #
-#   scripts/kernel.sh base|debug
+#   scripts/kernel.sh base|debug|latest
 #
-# The kernel is Debian's linux-source-6.12 built with LLVM=1 and CONFIG_RUST=y from
-# tinyconfig plus the fragments in scripts/configs/. Builds are cached outside the work
-# tree under $DRVREG_CACHE (default ${XDG_CACHE_HOME:-$HOME/.cache}/drvreg), keyed by the
-# source package version, the fragments' content and the toolchain versions, so a warm
-# run never rebuilds and editing one fragment rebuilds only the kernels that use it.
-# A build that fails or is interrupted is removed: the cache only holds finished kernels.
-# Progress goes to stderr; the only line on stdout is the build directory.
+# base and debug are Debian's linux-source-6.12 (the LTS) built with LLVM=1 and
+# CONFIG_RUST=y from tinyconfig plus the fragments in scripts/configs/ (debug adds KASAN,
+# lockdep, fault injection). latest is the newest kernel source Debian ships (sid's
+# linux-source-<series>, taken from the sid chroot of scripts/sid.sh) built the same way
+# with base.config, with bookworm's clang/lld/llvm-19 (LLVM=-19): its Rust needs libclang
+# 17 or newer for bindgen, and bookworm's default clang is 14.
+#
+# Builds are cached outside the work tree under $DRVREG_CACHE (default
+# ${XDG_CACHE_HOME:-$HOME/.cache}/drvreg), keyed by the source package version, the
+# fragments' content and the toolchain versions, so a warm run never rebuilds and editing
+# one fragment rebuilds only the kernels that use it. A build that fails or is
+# interrupted is removed: the cache only holds finished kernels. The kbuild arguments
+# modules must be built with are saved in <dir>/.drvreg-kmake.
+# Progress goes to stderr (every 30 s, with the build's progress); the only line on
+# stdout is the build directory. Full logs: $DRVREG_CACHE/logs/kernel-<name>.log.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
 say() { echo "drvreg kernel: $*" >&2; }
 die() { say "error: $*"; exit 1; }
 
 name=${1:-}
+# Build steps of a whole build, for the progress figure before the first build here.
+declare -A DRVREG_DEFAULT_STEPS=([base]=2700 [debug]=3000 [latest]=2900)
+CACHE=${DRVREG_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/drvreg}
+llvm=1
 case "$name" in
 base) frags="$here/configs/base.config" ;;
 debug) frags="$here/configs/base.config $here/configs/debug.config" ;;
-*) die "unknown kernel '${name}': expected KERNEL=base or KERNEL=debug" ;;
+latest)
+	frags="$here/configs/base.config"
+	llvm=-19
+	export LIBCLANG_PATH=/usr/lib/llvm-19/lib
+	"$here/sid.sh" root >/dev/null || die "could not set up the sid chroot for the latest kernel source"
+	pkg=$(cat "$CACHE/sid/source-package")
+	DRVREG_KSRC_TARBALL=${DRVREG_KSRC_TARBALL:-$CACHE/sid/root/usr/src/$pkg.tar.xz}
+	DRVREG_KSRC_PACKAGE=$pkg
+	DRVREG_KSRC_VERSION=$("$here/sid.sh" run dpkg-query -W -f='${Version}' "$pkg")
+	;;
+*) die "unknown kernel '${name}': expected KERNEL=base, debug or latest" ;;
 esac
 
 TARBALL=${DRVREG_KSRC_TARBALL:-/usr/src/linux-source-6.12.tar.xz}
-CACHE=${DRVREG_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/drvreg}
+PKG=${DRVREG_KSRC_PACKAGE:-linux-source-6.12}
 RUSTC=${RUSTC:-/usr/bin/rustc}
 JOBS=${JOBS:-$(($(nproc) + 1))}
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 
 [ -f "$TARBALL" ] || die "$TARBALL not found (run 'make setup')"
-kver=$(dpkg-query -W -f='${Version}' linux-source-6.12 2>/dev/null || stat -c %s "$TARBALL")
+kver=${DRVREG_KSRC_VERSION:-$(dpkg-query -W -f='${Version}' "$PKG" 2>/dev/null || stat -c %s "$TARBALL")}
 
 # Extract the source once per package version (atomically: extract aside, then rename).
-src="$CACHE/src/linux-source-6.12-$kver"
+src="$CACHE/src/$PKG-$kver"
 if [ ! -f "$src/Makefile" ]; then
-	say "extracting $TARBALL (once per source version)"
 	mkdir -p "$CACHE/src"
 	tmp=$(mktemp -d "$CACHE/src/.extract.XXXXXX")
 	trap 'rm -rf "$tmp"' EXIT
-	tar -xf "$TARBALL" -C "$tmp"
+	drvreg_step "extracting $TARBALL (once per source version)" "$CACHE/logs/extract-$PKG.log" \
+		tar -xf "$TARBALL" -C "$tmp" || die "could not extract $TARBALL"
 	rm -rf "$src"
-	mv "$tmp/linux-source-6.12" "$src"
+	mv "$tmp/$PKG" "$src"
 	rm -rf "$tmp"
 	trap - EXIT
 fi
@@ -52,7 +75,7 @@ key=$({
 	echo "$kver"
 	cat $frags
 	"$RUSTC" --version
-	clang --version | head -1
+	if [ "$llvm" = 1 ]; then clang --version | head -1; else "clang$llvm" --version | head -1; fi
 	bindgen --version
 } | sha256sum | cut -c1-16)
 out="$CACHE/build/$name-$key"
@@ -72,19 +95,21 @@ if [ -f "$out/.drvreg-complete" ]; then
 	exit 0
 fi
 
+kmake_args="LLVM=$llvm RUSTC=$RUSTC RUSTDOC=${RUSTDOC:-/usr/bin/rustdoc}"
 kmake() {
-	make -s -C "$src" O="$out" LLVM=1 RUSTC="$RUSTC" RUSTDOC="${RUSTDOC:-/usr/bin/rustdoc}" "$@"
+	# shellcheck disable=SC2086
+	make -C "$src" O="$out" $kmake_args "$@"
 }
 
 rm -rf "$out"
 mkdir -p "$out"
 trap 'say "build of the $name kernel failed or was interrupted; removing $out"; rm -rf "$out"' EXIT
 
-kmake rustavailable >&2 || die "the Rust toolchain does not satisfy this kernel (see 'make rustavailable' above)"
+kmake -s rustavailable >&2 || die "the Rust toolchain does not satisfy this kernel (see 'make rustavailable' above)"
 say "configuring the $name kernel (tinyconfig + $(basename -a $frags | tr '\n' ' '))"
-kmake tinyconfig >/dev/null
+kmake -s tinyconfig >/dev/null
 "$src/scripts/kconfig/merge_config.sh" -m -O "$out" "$out/.config" $frags >/dev/null
-kmake olddefconfig >/dev/null
+kmake -s olddefconfig >/dev/null
 
 # Every option a fragment asks for must have landed: Kconfig drops unmet ones silently.
 missing=""
@@ -99,9 +124,17 @@ while IFS= read -r line; do
 done < <(cat $frags)
 [ -z "$missing" ] || die "Kconfig did not accept:$missing"
 
-say "building the $name kernel in $out with -j$JOBS (base ~5 min, debug ~8 min on 2 cores)"
+log="$CACHE/logs/kernel-$name.log"
+steps="$CACHE/build/$name.steps"
+export DRVREG_KBUILD_EXPECT
+DRVREG_KBUILD_EXPECT=$(cat "$steps" 2>/dev/null || echo "${DRVREG_DEFAULT_STEPS[$name]:-0}")
 start=$(date +%s)
-kmake -j"$JOBS" all >&2
+DRVREG_STEP_FIGURE=drvreg_kbuild_figure \
+	drvreg_step "building the $name kernel ($kver) in $out with -j$JOBS (base ~6 min, debug ~9 min, latest ~8 min on 2 cores)" \
+	"$log" kmake -j"$JOBS" all || die "building the $name kernel failed"
+grep -cE '^  [A-Z][A-Z0-9_]* ' "$log" >"$steps" || true
+echo "$kmake_args" >"$out/.drvreg-kmake"
+[ -z "${LIBCLANG_PATH:-}" ] || echo "LIBCLANG_PATH=$LIBCLANG_PATH" >"$out/.drvreg-env"
 touch "$out/.drvreg-complete"
 trap - EXIT
 say "built the $name kernel in $(($(date +%s) - start)) s"

@@ -43,33 +43,52 @@ drvreg_setup() {
 	export DRVREG_SETUP_DONE=1
 }
 
-# drvreg_check_kdir DIR: a built, Rust-enabled kernel tree, or one clear line and exit.
-drvreg_check_kdir() {
-	local d=$1 what="KDIR=$1 is not a built Rust-enabled kernel tree"
-	[ -d "$d" ] || die "$what (no such directory)"
-	[ -f "$d/.config" ] || die "$what (no $d/.config)"
-	grep -qx 'CONFIG_RUST=y' "$d/.config" || die "$what (no CONFIG_RUST=y in $d/.config)"
-	grep -qx 'CONFIG_MODULES=y' "$d/.config" || die "$what (no CONFIG_MODULES=y in $d/.config)"
-	[ -f "$d/include/config/auto.conf" ] || die "$what (no $d/include/config/auto.conf: configure and build it first)"
-	[ -f "$d/rust/libkernel.rmeta" ] || die "$what (no $d/rust/libkernel.rmeta: build it first)"
-	[ -f "$d/Module.symvers" ] || die "$what (no $d/Module.symvers: build it first)"
+# The lanes: kernels drvreg builds or prepares itself (KERNEL=...).
+DRVREG_KERNELS="base debug latest distro"
+
+# drvreg_check_kernel NAME: a known lane, or one clear line and exit.
+drvreg_check_kernel() {
+	case " $DRVREG_KERNELS " in
+	*" $1 "*) ;;
+	*) die "unknown KERNEL='$1': expected one of: ${DRVREG_KERNELS// /, }" ;;
+	esac
 }
 
-# Print the kernel build directory: $KDIR if given (validated), else the cached kernel
-# $KERNEL (built on first use). Progress goes to stderr.
+# drvreg_check_kdir DIR: a built, Rust-enabled kernel tree whose Rust metadata this host
+# can use, or one clear line (what is missing, which rustc is needed) and exit.
+drvreg_check_kdir() {
+	local d=$1 what="KDIR=$1 is not a built Rust-enabled kernel tree" want have
+	[ -d "$d" ] || die "$what (no such directory)"
+	[ -f "$d/.config" ] || die "$what (no $d/.config)"
+	grep -qx 'CONFIG_RUST=y' "$d/.config" || die "$what (no CONFIG_RUST=y in $d/.config: this kernel has no Rust support)"
+	grep -qx 'CONFIG_MODULES=y' "$d/.config" || die "$what (no CONFIG_MODULES=y in $d/.config)"
+	[ -f "$d/include/config/auto.conf" ] || die "$what (no $d/include/config/auto.conf: configure and build it first)"
+	[ -f "$d/rust/libkernel.rmeta" ] && [ -e "$d/rust/libmacros.so" ] ||
+		die "KDIR=$d has no Rust build metadata (rust/libkernel.rmeta, rust/libmacros.so): distribution headers packages often leave it out; regenerate it as README.md says (Debian: scripts/distro.sh does it) or build the kernel yourself"
+	[ -f "$d/Module.symvers" ] || die "$what (no $d/Module.symvers: build it first)"
+	# A tree prepared in the sid chroot is built with the chroot's own rustc.
+	[ ! -f "$d/.drvreg-chroot" ] || return 0
+	want=$(sed -n 's/^CONFIG_RUSTC_VERSION_TEXT="\(.*\)"$/\1/p' "$d/.config")
+	have=$("$RUSTC" --version 2>/dev/null || echo "no $RUSTC")
+	[ -z "$want" ] || [ "$want" = "$have" ] ||
+		die "KDIR=$d was built with $want, but RUSTC=$RUSTC is $have: Rust modules must be built by the same rustc (crate hashes are in symbol names); pass RUSTC=/path/to/that rustc"
+}
+
+# Print the kernel build directory: $KDIR if given (validated), else the lane $KERNEL
+# (built or prepared on first use). Progress goes to stderr.
 drvreg_kdir() {
 	if [ -n "${KDIR:-}" ]; then
 		drvreg_check_kdir "$KDIR"
 		(cd "$KDIR" && pwd)
 		return
 	fi
-	case "${KERNEL:=base}" in
-	base | debug) ;;
-	*) die "unknown KERNEL='$KERNEL': expected KERNEL=base or KERNEL=debug" ;;
-	esac
+	drvreg_check_kernel "${KERNEL:=base}"
 	drvreg_setup
 	local k
-	k=$("$DRVREG_ROOT/scripts/kernel.sh" "$KERNEL") || die "could not build the $KERNEL kernel (see above)"
+	case "$KERNEL" in
+	distro) k=$("$DRVREG_ROOT/scripts/distro.sh") || die "could not prepare the distro kernel tree (see above)" ;;
+	*) k=$("$DRVREG_ROOT/scripts/kernel.sh" "$KERNEL") || die "could not build the $KERNEL kernel (see above)" ;;
+	esac
 	drvreg_check_kdir "$k"
 	echo "$k"
 }
@@ -84,13 +103,31 @@ drvreg_kname() {
 	fi
 }
 
-# kbuild arguments for a kernel tree: LLVM=1 when it was built with clang.
+# drvreg_kmake KDIR ARGS...: make in the kernel tree KDIR with the arguments it was built
+# with (.drvreg-kmake, written by kernel.sh and distro.sh; else LLVM=1 for a clang-built
+# tree). A tree prepared in the sid chroot (.drvreg-chroot) is used there, with the
+# project, its out/ and every M= folder mounted at the same paths.
 drvreg_kmake() {
-	local kdir=$1
+	local kdir=$1 a binds=() args=()
 	shift
-	local llvm=()
-	grep -qx 'CONFIG_CC_IS_CLANG=y' "$kdir/.config" && llvm=(LLVM=1)
-	make -C "$kdir" "${llvm[@]}" RUSTC="$RUSTC" RUSTDOC="$RUSTDOC" "$@"
+	if [ -f "$kdir/.drvreg-kmake" ]; then
+		read -r -a args <"$kdir/.drvreg-kmake"
+	elif grep -qx 'CONFIG_CC_IS_CLANG=y' "$kdir/.config"; then
+		args=(LLVM=1)
+	fi
+	if [ -f "$kdir/.drvreg-chroot" ]; then
+		binds=(-b "$DRVREG_ROOT" -b "$DRVREG_OUT")
+		for a in "$@"; do
+			case "$a" in M=* | INSTALL_MOD_PATH=*) binds+=(-b "${a#*=}") ;; esac
+		done
+		mkdir -p "$DRVREG_OUT"
+		"$DRVREG_ROOT/scripts/sid.sh" run "${binds[@]}" make -C "$kdir" "${args[@]}" "$@"
+		return
+	fi
+	(
+		[ ! -f "$kdir/.drvreg-env" ] || export "$(cat "$kdir/.drvreg-env")"
+		make -C "$kdir" RUSTC="$RUSTC" RUSTDOC="$RUSTDOC" "${args[@]}" "$@"
+	)
 }
 
 drvreg_release() {
@@ -131,12 +168,67 @@ drvreg_install() {
 	rel=$(drvreg_release "$kdir")
 	mkdir -p "$root/lib/modules/$rel"
 	for f in modules.builtin modules.builtin.modinfo modules.order; do
-		[ ! -f "$kdir/$f" ] || cp "$kdir/$f" "$root/lib/modules/$rel/"
+		# (A prepared distro tree has none: depmod only needs them to exist.)
+		if [ -f "$kdir/$f" ]; then cp "$kdir/$f" "$root/lib/modules/$rel/"; else : >"$root/lib/modules/$rel/$f"; fi
 	done
 	for d in "$@"; do
-		drvreg_kmake "$kdir" -s M="$d" INSTALL_MOD_PATH="$root" INSTALL_MOD_DIR=updates \
-			INSTALL_MOD_STRIP=1 DEPMOD=true modules_install >&2 ||
-			die "could not install the modules built in $d"
+		if [ -f "$kdir/.drvreg-chroot" ]; then
+			# Debian's tree may sign in modules_install, with keys nobody has: copy instead.
+			local ko dest=$root/lib/modules/$rel/updates
+			mkdir -p "$dest"
+			while IFS= read -r ko; do
+				strip --strip-debug -o "$dest/$(basename "$ko")" "$ko" ||
+					die "could not install $ko"
+			done < <(find "$d" -name '*.ko')
+		else
+			drvreg_kmake "$kdir" -s M="$d" INSTALL_MOD_PATH="$root" INSTALL_MOD_DIR=updates \
+				INSTALL_MOD_STRIP=1 DEPMOD=true modules_install >&2 ||
+				die "could not install the modules built in $d"
+		fi
 	done
 	depmod -b "$root" "$rel" || die "depmod -b $root $rel failed"
+}
+
+# drvreg_step WHAT LOG CMD...: runs CMD with its output in LOG, after saying what it does
+# and where the log is; every 30 s (DRVREG_STEP_EVERY) says how long it has run, with the
+# figure DRVREG_STEP_FIGURE prints if that names a command (e.g. a build's progress). On
+# failure shows the end of LOG. Returns CMD's status.
+drvreg_step() {
+	local what=$1 log=$2 pid rc t0=$SECONDS next every=${DRVREG_STEP_EVERY:-30} fig
+	shift 2
+	mkdir -p "$(dirname "$log")"
+	say "$what (log: $log)"
+	"$@" >"$log" 2>&1 &
+	pid=$!
+	next=$((t0 + every))
+	while kill -0 "$pid" 2>/dev/null; do
+		sleep 1
+		if [ "$SECONDS" -ge "$next" ] && kill -0 "$pid" 2>/dev/null; then
+			fig=""
+			[ -z "${DRVREG_STEP_FIGURE:-}" ] || fig=", $($DRVREG_STEP_FIGURE "$log" 2>/dev/null)"
+			say "  ... $what: $((SECONDS - t0)) s$fig"
+			next=$((next + every))
+		fi
+	done
+	rc=0
+	wait "$pid" || rc=$?
+	if [ "$rc" = 0 ]; then
+		say "  done in $((SECONDS - t0)) s: $what"
+	else
+		say "  FAILED after $((SECONDS - t0)) s (exit $rc): $what; the end of $log:"
+		tail -n 25 "$log" | sed 's/^/    /' >&2
+	fi
+	return "$rc"
+}
+
+# drvreg_kbuild_figure LOG: how far a kbuild run is, from its "  CC ..."-style lines: the
+# count, and a percentage of DRVREG_KBUILD_EXPECT (the previous build's count) if set.
+drvreg_kbuild_figure() {
+	local n
+	n=$(grep -cE '^  [A-Z][A-Z0-9_]* ' "$1")
+	if [ -n "${DRVREG_KBUILD_EXPECT:-}" ] && [ "$DRVREG_KBUILD_EXPECT" -gt 0 ]; then
+		echo "$n of ~$DRVREG_KBUILD_EXPECT build steps ($((n * 100 / DRVREG_KBUILD_EXPECT))%)"
+	else
+		echo "$n build steps"
+	fi
 }

@@ -9,7 +9,9 @@
 #
 # Environment (all optional but CMD):
 #   CMD              shell commands run by 'sh /cmd.sh' in the guest (may span lines)
-#   KERNEL           base (default) or debug (KASAN, lockdep, fault injection)
+#   KERNEL           base (default: 6.12 LTS), debug (6.12 with KASAN, lockdep, fault
+#                    injection), latest (Debian's newest kernel source, self-built) or
+#                    distro (Debian's own prebuilt kernel, modules built in a sid chroot)
 #   KDIR             a built Rust-enabled kernel tree to use instead of the cached kernels
 #   VM_CPUS          vCPUs, default 4;  VM_MEM  MiB of guest memory, default 1024
 #   VM_TIMEOUT       seconds before a guest is declared hung and killed, default 900
@@ -45,12 +47,7 @@ set -euo pipefail
 shell=${VM_SHELL:-}
 [ -n "$shell" ] || [ -n "${CMD:-}" ] ||
 	die "no command: use make vm CMD='...' (or make vm-shell for an interactive guest)"
-if [ -z "${KDIR:-}" ]; then
-	case "${KERNEL:=base}" in
-	base | debug) ;;
-	*) die "unknown KERNEL='$KERNEL': expected KERNEL=base or KERNEL=debug" ;;
-	esac
-fi
+[ -n "${KDIR:-}" ] || drvreg_check_kernel "${KERNEL:=base}"
 isnum() { case "$2" in '' | *[!0-9]*) die "$1='$2' is not a positive number" ;; esac; [ "$2" -gt 0 ] || die "$1 must be at least 1"; }
 VM_CPUS=${VM_CPUS:-4} VM_MEM=${VM_MEM:-1024} VM_TIMEOUT=${VM_TIMEOUT:-900}
 VM_SPLAT_IDLE=${VM_SPLAT_IDLE:-300}
