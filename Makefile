@@ -22,7 +22,7 @@
 #
 # Kbuild reads ./Kbuild, not this file, when it builds with M=.
 
-KERNEL ?= base
+# KERNEL is left empty unless given: the scripts choose the default (base).
 # Pass these to the scripts verbatim: no make expansion of '$' in CMD='echo $$HOME'-style
 # values, and multi-line values survive.
 override CMD := $(value CMD)
@@ -77,6 +77,7 @@ rust-analyzer:
 	@set -e; $(KDIR_SH); ksrc=$$kdir; \
 	[ ! -e "$$kdir/source" ] || ksrc=$$(cd "$$kdir/source" && pwd -P); \
 	drvreg_kmake "$$kdir" M=$(CURDIR) VPATH="$$ksrc" rust-analyzer; \
+	python3 $(SCRIPTS)/ra-project.py $(CURDIR)/rust-project.json $(CURDIR) "$$(drvreg_release "$$kdir")"; \
 	echo "drvreg: wrote $(CURDIR)/rust-project.json"
 
 clean:

@@ -316,7 +316,7 @@ impl Registry {
         unsafe { (*entry).owner = owner.as_ptr().cast() };
         // INVARIANT: Linked below, under the lock: `core` points to the record.
         // SAFETY: As above; `core` is written under the lock.
-        unsafe { (*entry).core = (&*rec as *const Record).cast_mut().cast() };
+        unsafe { (*entry).core = core::ptr::from_ref::<Record>(&rec).cast_mut().cast() };
         inner.slots.insert(slot_node.into_node(
             name,
             Slot {

@@ -14,7 +14,9 @@
 # unpin) while an unload storm loads and unloads drvreg_sample.
 #
 # Environment:
-#   DEMO_KERNEL     base (default) or debug (KASAN + lockdep)
+#   DEMO_KERNEL     the kernel lane (or KERNEL=): base (default), debug (KASAN + lockdep),
+#                   latest (Debian's newest source, self-built) or distro (Debian's own
+#                   kernel)
 #   DEMO_CYCLES     storm cycles per mode, default 2000 (racy stops at the fault)
 #   DEMO_SECONDS    also stop each storm after this many seconds (default: no limit)
 #   DEMO_WINDOW_US  race window, default 2000 (base) or 30000 (debug: KASAN and lockdep
@@ -29,8 +31,8 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-kernel=${DEMO_KERNEL:-base}
-case "$kernel" in base | debug) ;; *) die "unknown DEMO_KERNEL='$kernel': expected base or debug" ;; esac
+kernel=${DEMO_KERNEL:-${KERNEL:-base}}
+drvreg_check_kernel "$kernel"
 cycles=${DEMO_CYCLES:-2000}
 seconds=${DEMO_SECONDS:-0}
 if [ "$kernel" = debug ]; then window=${DEMO_WINDOW_US:-30000}; else window=${DEMO_WINDOW_US:-2000}; fi

@@ -29,7 +29,7 @@ die() { say "error: $*"; exit 1; }
 
 name=${1:-}
 # Build steps of a whole build, for the progress figure before the first build here.
-declare -A DRVREG_DEFAULT_STEPS=([base]=2700 [debug]=3000 [latest]=2900)
+declare -A DRVREG_DEFAULT_STEPS=([base]=1670 [debug]=1730 [latest]=1750)
 CACHE=${DRVREG_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/drvreg}
 llvm=1
 case "$name" in

@@ -5,7 +5,11 @@
 # Quick when everything is present: one dpkg query and one version check.
 set -euo pipefail
 
+# The 6.12 lanes (base, debug) build with bookworm's clang 14; the latest lane (7.x)
+# needs clang/lld/llvm-19 and libclang 19 for bindgen; debootstrap makes the sid chroot
+# the latest and distro lanes take their source and compilers from.
 PKGS="linux-source-6.12 rustc-web rust-web-src rust-web-clippy rustfmt-web clang lld llvm
+clang-19 lld-19 llvm-19 libclang-19-dev debootstrap
 libelf-dev flex bison bc libssl-dev qemu-system-x86 busybox-static bash-static cpio
 xz-utils make python3 kmod rsync util-linux coreutils"
 

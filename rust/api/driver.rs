@@ -203,7 +203,7 @@ impl<T: Driver> Registration<T> {
             let raw = DrvregDriver {
                 name: name.as_char_ptr(),
                 ops: &Self::OPS_REF,
-                data: (&*data as *const T).cast_mut().cast(),
+                data: core::ptr::from_ref::<T>(&data).cast_mut().cast(),
                 owner: core::ptr::null_mut(),
                 core: core::ptr::null_mut(),
             };

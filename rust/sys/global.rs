@@ -43,7 +43,7 @@ impl<T: Sync> Global<T> {
     pub unsafe fn publish(&self, value: &T) {
         // INVARIANT: The caller keeps `value` valid as the invariant requires.
         self.0
-            .store((value as *const T).cast_mut(), Ordering::Release);
+            .store(core::ptr::from_ref(value).cast_mut(), Ordering::Release);
     }
 
     /// Withdraws the published value: [`Global::with`] finds nothing from now on.

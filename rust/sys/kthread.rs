@@ -65,7 +65,9 @@ impl<T: Send + Sync + 'static> Thread<T> {
         body: fn(&ThreadCtx, &T),
     ) -> Result<Self> {
         let job = KBox::pin(Job { body, data }, GFP_KERNEL)?;
-        let arg = (&*job as *const Job<T>).cast_mut().cast::<c_void>();
+        let arg = core::ptr::from_ref::<Job<T>>(&job)
+            .cast_mut()
+            .cast::<c_void>();
         // SAFETY: `run::<T>` matches the thread function signature and is given a pointer
         // to a pinned `Job<T>` that outlives the thread (see `Drop`). The format string
         // is NUL-terminated and consumes exactly the two variadic arguments.
