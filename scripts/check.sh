@@ -218,7 +218,7 @@ for k in $kernels; do
 	flags=""
 	[ -z "$built" ] || flags=$strict
 	t0=$(date +%s)
-	DRVREG_KMAKE_FLAGS=$flags DRVREG_SETUP_DONE=1 VM_LOG="$vlog" VM_EXPECT_SPLAT= \
+	DRVREG_KMAKE_FLAGS=$flags DRVREG_SETUP_DONE=full VM_LOG="$vlog" VM_EXPECT_SPLAT= \
 		VM_TIMEOUT=${CHECK_VM_TIMEOUT:-1800} CMD="$ksft_cmd" \
 		"$DRVREG_ROOT/scripts/vm.sh" >/dev/null 2>"$clog/$kname-vm.log"
 	vrc=$?

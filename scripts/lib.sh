@@ -35,12 +35,14 @@ die() {
 	exit 2
 }
 
-# Install the host packages once per process tree (quick when all are present).
+# drvreg_setup [full|vm]: install the host packages once per process tree (quick when
+# all are present); vm is the subset the distro lane needs (see scripts/setup.sh).
 drvreg_setup() {
-	[ -z "${DRVREG_SETUP_DONE:-}" ] || return 0
+	local profile=${1:-full}
+	case " ${DRVREG_SETUP_DONE:-} " in *" $profile "* | *" full "*) return 0 ;; esac
 	[ -z "${DRVREG_NO_SETUP:-}" ] || return 0
-	"$DRVREG_ROOT/scripts/setup.sh" >&2 || die "setup failed (scripts/setup.sh)"
-	export DRVREG_SETUP_DONE=1
+	"$DRVREG_ROOT/scripts/setup.sh" "$profile" >&2 || die "setup failed (scripts/setup.sh $profile)"
+	export DRVREG_SETUP_DONE="${DRVREG_SETUP_DONE:-} $profile"
 }
 
 # The lanes: kernels drvreg builds or prepares itself (KERNEL=...).
@@ -83,7 +85,7 @@ drvreg_kdir() {
 		return
 	fi
 	drvreg_check_kernel "${KERNEL:=base}"
-	drvreg_setup
+	if [ "$KERNEL" = distro ]; then drvreg_setup vm; else drvreg_setup full; fi
 	local k
 	case "$KERNEL" in
 	distro) k=$("$DRVREG_ROOT/scripts/distro.sh") || die "could not prepare the distro kernel tree (see above)" ;;

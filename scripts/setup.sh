@@ -3,15 +3,28 @@
 #
 # Install what drvreg needs on a Debian bookworm machine, idempotently.
 # Quick when everything is present: one dpkg query and one version check.
+#
+#   scripts/setup.sh [full|vm]
+#
+# vm: what booting a guest on Debian's own kernel needs (the distro lane: QEMU, busybox,
+#     debootstrap for the sid chroot that has the compilers): no Rust toolchain, no
+#     cargo, no bindgen, no kernel source. 'make demo' on the distro kernel uses only this.
+# full (default): everything, for the lanes that build kernels (base, debug, latest)
+#     and for make check.
 set -euo pipefail
 
+profile=${1:-full}
+VM_PKGS="make python3 kmod rsync util-linux coreutils cpio xz-utils gzip file binutils
+busybox-static bash-static qemu-system-x86 debootstrap"
 # The 6.12 lanes (base, debug) build with bookworm's clang 14; the latest lane (7.x)
-# needs clang/lld/llvm-19 and libclang 19 for bindgen; debootstrap makes the sid chroot
-# the latest and distro lanes take their source and compilers from.
-PKGS="linux-source-6.12 rustc-web rust-web-src rust-web-clippy rustfmt-web clang lld llvm
-clang-19 lld-19 llvm-19 libclang-19-dev debootstrap
-libelf-dev flex bison bc libssl-dev qemu-system-x86 busybox-static bash-static cpio
-xz-utils make python3 kmod rsync util-linux coreutils"
+# needs clang/lld/llvm-19 and libclang 19 for bindgen.
+FULL_PKGS="linux-source-6.12 rustc-web rust-web-src rust-web-clippy rustfmt-web clang lld llvm
+clang-19 lld-19 llvm-19 libclang-19-dev libelf-dev flex bison bc libssl-dev"
+case "$profile" in
+vm) PKGS=$VM_PKGS ;;
+full) PKGS="$VM_PKGS $FULL_PKGS" ;;
+*) echo "drvreg setup: unknown profile '$profile': expected full or vm" >&2 && exit 2 ;;
+esac
 
 say() { echo "drvreg setup: $*"; }
 
@@ -20,7 +33,8 @@ missing=""
 # cargo is too old for it, so take cargo-web (the cargo that goes with rustc-web).
 BINDGEN_DIR="${CARGO_HOME:-$HOME/.cargo}/bin"
 export PATH="$BINDGEN_DIR:$PATH"
-command -v bindgen >/dev/null 2>&1 || command -v cargo >/dev/null 2>&1 || PKGS="$PKGS cargo-web"
+[ "$profile" = vm ] || command -v bindgen >/dev/null 2>&1 || command -v cargo >/dev/null 2>&1 ||
+	PKGS="$PKGS cargo-web"
 
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' ||
@@ -28,7 +42,7 @@ for p in $PKGS; do
 done
 
 if [ -n "$missing" ]; then
-	say "installing Debian packages:$missing"
+	say "installing Debian packages ($profile):$missing"
 	SUDO=""
 	if [ "$(id -u)" -ne 0 ]; then
 		command -v sudo >/dev/null 2>&1 || {
@@ -41,7 +55,9 @@ if [ -n "$missing" ]; then
 	$SUDO apt-get update -qq
 	# shellcheck disable=SC2086
 	$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+	say "installed in $SECONDS s"
 fi
+[ "$profile" = full ] || exit 0
 
 # bindgen: the kernel wants a bindgen binary on PATH; Debian's is too old for 6.12's rust/.
 if ! command -v bindgen >/dev/null 2>&1; then
@@ -49,8 +65,17 @@ if ! command -v bindgen >/dev/null 2>&1; then
 		say "no cargo to install bindgen-cli with (cargo-web did not install?)"
 		exit 1
 	}
-	say "installing bindgen-cli from crates.io (cargo install --locked, ~3 min)"
-	cargo install --locked --quiet bindgen-cli
+	say "installing bindgen-cli from crates.io (cargo install --locked, ~3 min; log: ${TMPDIR:-/tmp}/drvreg-bindgen.log)"
+	start=$SECONDS
+	cargo install --locked bindgen-cli >"${TMPDIR:-/tmp}/drvreg-bindgen.log" 2>&1 &
+	pid=$!
+	while kill -0 "$pid" 2>/dev/null; do
+		sleep 1
+		[ $(((SECONDS - start) % 30)) != 0 ] || ! kill -0 "$pid" 2>/dev/null ||
+			say "  ... bindgen-cli: $((SECONDS - start)) s, $(grep -c 'Compiling' "${TMPDIR:-/tmp}/drvreg-bindgen.log") crates compiled"
+	done
+	wait "$pid" || { tail -20 "${TMPDIR:-/tmp}/drvreg-bindgen.log" >&2; say "cargo install bindgen-cli failed"; exit 1; }
+	say "  bindgen-cli installed in $((SECONDS - start)) s"
 fi
 
 [ -f /usr/src/linux-source-6.12.tar.xz ] || {
