@@ -44,6 +44,7 @@ if [ -z "$kernel" ]; then
 	if why=$("$DRVREG_ROOT/scripts/distro.sh" check); then
 		kernel=distro
 	else
+		[ -n "$why" ] || why="distro lane unusable: the sid chroot or Debian's kernel tree could not be set up (see above)"
 		say "$why; falling back to the self-built base kernel"
 		kernel=base
 	fi

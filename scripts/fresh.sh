@@ -44,6 +44,8 @@ inchroot() {
 	unshare -m --propagation private bash -c '
 		root=$1
 		shift
+		# As on a real machine, / is a mount point (the sid chroot needs that).
+		mount --bind "$root" "$root"
 		mount -t proc proc "$root/proc"
 		mount --rbind /dev "$root/dev"
 		mount -t sysfs sysfs "$root/sys"
