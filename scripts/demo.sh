@@ -50,6 +50,9 @@ if [ -z "$kernel" ]; then
 	fi
 fi
 drvreg_check_kernel "$kernel"
+# Build or prepare the kernel now, with its progress shown (the runs below filter the
+# harness's output down to the demo's own lines).
+KERNEL=$kernel drvreg_kdir >/dev/null
 seconds=${DEMO_SECONDS:-0}
 case "$kernel" in
 debug) window=${DEMO_WINDOW_US:-30000} cycles=${DEMO_CYCLES:-2000} ;;
@@ -96,7 +99,7 @@ run() {
 	CMD="$(guest_cmd "$mode" "$2")" KERNEL=$kernel VM_LOG="$log" VM_TIMEOUT=$timeout_s \
 		VM_APPEND="rcupdate.rcu_expedited=1 ${VM_APPEND:-}" VM_EXPECT_SPLAT=$3 \
 		"$DRVREG_ROOT/scripts/vm.sh" 2>&1 | grep --line-buffered -E \
-		"^(drvreg: (FAIL|error)|demo: mode)|storm: (start|done)|storm: .*cycle=[0-9]*(000|500) |BUG:|Oops:|RIP:" |
+		"^(drvreg: |demo: mode)|storm: (start|done)|storm: .*cycle=[0-9]*(000|500) |BUG:|Oops:|RIP:" |
 		sed -u "s/^/  $mode| /"
 	rc=${PIPESTATUS[0]}
 	set -e

@@ -88,7 +88,7 @@ make_chroot() {
 	series=${series%.*}
 	series=${series%%+*}
 	# shellcheck disable=SC2086
-	drvreg_step "sid chroot: installing sid's compilers and the $krel headers and source (~3 min)" \
+	drvreg_step "sid chroot: installing sid's compilers and the $krel headers and source (~1 min)" \
 		"$LOGS/sid-install.log" run_in apt-get install -y --no-install-recommends \
 		$PKGS "linux-headers-$krel" "linux-source-$series" ||
 		die "installing packages in the sid chroot failed"
