@@ -42,7 +42,7 @@ ifneq ($(filter-out base debug latest distro,$(KERNEL)),)
 $(error drvreg: unknown KERNEL='$(KERNEL)': expected one of: base, debug, latest, distro)
 endif
 ifneq ($(KDIR),)
-KDIR_ERR := $(shell bash -c '. $(SCRIPTS)/lib.sh && drvreg_check_kdir "$$1"' - '$(KDIR)' 2>&1)
+KDIR_ERR := $(shell RUSTC='$(or $(RUSTC),/usr/bin/rustc)' bash -c '. $(SCRIPTS)/lib.sh && drvreg_check_kdir "$$1"' - '$(KDIR)' 2>&1)
 ifneq ($(KDIR_ERR),)
 $(error $(KDIR_ERR))
 endif

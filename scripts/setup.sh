@@ -26,7 +26,9 @@ full) PKGS="$VM_PKGS $FULL_PKGS" ;;
 *) echo "drvreg setup: unknown profile '$profile': expected full or vm" >&2 && exit 2 ;;
 esac
 
-say() { echo "drvreg setup: $*"; }
+# drvreg_step: progress every 30 s for the long steps.
+. "$(dirname "$0")/lib.sh"
+say() { echo "drvreg setup: $*" >&2; }
 
 missing=""
 # bindgen-cli is built with cargo: a fresh Debian machine has none, and bookworm's own
@@ -52,10 +54,11 @@ if [ -n "$missing" ]; then
 		SUDO=sudo
 	fi
 	export DEBIAN_FRONTEND=noninteractive
-	$SUDO apt-get update -qq
+	log=${TMPDIR:-/tmp}/drvreg-apt.log
 	# shellcheck disable=SC2086
-	$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
-	say "installed in $SECONDS s"
+	drvreg_step "apt-get update and install ($(echo $missing | wc -w) packages)" "$log" \
+		sh -c "$SUDO apt-get update && $SUDO apt-get install -y --no-install-recommends $missing" ||
+		{ say "installing packages failed (log: $log)"; exit 1; }
 fi
 [ "$profile" = full ] || exit 0
 
@@ -65,17 +68,10 @@ if ! command -v bindgen >/dev/null 2>&1; then
 		say "no cargo to install bindgen-cli with (cargo-web did not install?)"
 		exit 1
 	}
-	say "installing bindgen-cli from crates.io (cargo install --locked, ~3 min; log: ${TMPDIR:-/tmp}/drvreg-bindgen.log)"
-	start=$SECONDS
-	cargo install --locked bindgen-cli >"${TMPDIR:-/tmp}/drvreg-bindgen.log" 2>&1 &
-	pid=$!
-	while kill -0 "$pid" 2>/dev/null; do
-		sleep 1
-		[ $(((SECONDS - start) % 30)) != 0 ] || ! kill -0 "$pid" 2>/dev/null ||
-			say "  ... bindgen-cli: $((SECONDS - start)) s, $(grep -c 'Compiling' "${TMPDIR:-/tmp}/drvreg-bindgen.log") crates compiled"
-	done
-	wait "$pid" || { tail -20 "${TMPDIR:-/tmp}/drvreg-bindgen.log" >&2; say "cargo install bindgen-cli failed"; exit 1; }
-	say "  bindgen-cli installed in $((SECONDS - start)) s"
+	crates() { echo "$(grep -c 'Compiling' "$1") crates compiled"; }
+	DRVREG_STEP_FIGURE=crates drvreg_step "installing bindgen-cli from crates.io (cargo install --locked, ~3 min)" \
+		"${TMPDIR:-/tmp}/drvreg-bindgen.log" cargo install --locked bindgen-cli ||
+		{ say "cargo install bindgen-cli failed"; exit 1; }
 fi
 
 [ -f /usr/src/linux-source-6.12.tar.xz ] || {
