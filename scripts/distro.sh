@@ -61,17 +61,7 @@ srcver=$("$here/sid.sh" run dpkg-query -W -f='${Version}' "$series")
 src=$CACHE/distro/src/$series-$srcver
 out=$CACHE/distro/$krel-$(sha256sum "$headers/.config" | cut -c1-12)
 
-mkdir -p "$CACHE/distro"
-exec 8>"$out.lock"
-if ! flock -n 8; then
-	say "waiting for another preparation of the distro tree"
-	flock 8
-fi
-if [ -f "$out/.drvreg-complete" ]; then
-	say "distro tree for Debian's $krel is cached: $out"
-	echo "$out"
-	exit 0
-fi
+drvreg_cached "$out" "the distro tree for Debian's $krel"
 
 if [ ! -f "$src/Makefile" ]; then
 	tmp=$(mktemp -d "$CACHE/distro/.extract.XXXXXX")

@@ -80,20 +80,7 @@ key=$({
 } | sha256sum | cut -c1-16)
 out="$CACHE/build/$name-$key"
 
-# One build of a kernel at a time: a second caller waits for the first, then finds it
-# cached (two 'make vm' at once must not build into, or remove, each other's tree).
-mkdir -p "$CACHE/build"
-exec 8>"$out.lock"
-if ! flock -n 8; then
-	say "waiting for another build of the $name kernel to finish"
-	flock 8
-fi
-
-if [ -f "$out/.drvreg-complete" ]; then
-	say "$name kernel is cached: $out"
-	echo "$out"
-	exit 0
-fi
+drvreg_cached "$out" "the $name kernel"
 
 kmake_args="LLVM=$llvm RUSTC=$RUSTC RUSTDOC=${RUSTDOC:-/usr/bin/rustdoc}"
 kmake() {

@@ -191,6 +191,25 @@ drvreg_install() {
 	depmod -b "$root" "$rel" || die "depmod -b $root $rel failed"
 }
 
+# drvreg_cached OUT WHAT: takes OUT's build lock (fd 8, held until the caller exits; a
+# second caller waits for the first) and, if OUT is complete (.drvreg-complete), says so,
+# prints OUT and exits 0. One build of a tree at a time: two 'make vm' at once must not
+# build into, or remove, each other's tree.
+drvreg_cached() {
+	local out=$1 what=$2
+	mkdir -p "$(dirname "$out")"
+	exec 8>"$out.lock"
+	if ! flock -n 8; then
+		say "waiting for another preparation of $what"
+		flock 8
+	fi
+	if [ -f "$out/.drvreg-complete" ]; then
+		say "$what is cached: $out"
+		echo "$out"
+		exit 0
+	fi
+}
+
 # drvreg_step WHAT LOG CMD...: runs CMD with its output in LOG, after saying what it does
 # and where the log is; every 30 s (DRVREG_STEP_EVERY) says how long it has run, with the
 # figure DRVREG_STEP_FIGURE prints if that names a command (e.g. a build's progress). On
