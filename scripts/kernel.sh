@@ -38,7 +38,6 @@ debug) frags="$here/configs/base.config $here/configs/debug.config" ;;
 latest)
 	frags="$here/configs/base.config"
 	llvm=-19
-	export LIBCLANG_PATH=/usr/lib/llvm-19/lib
 	"$here/sid.sh" root >/dev/null || die "could not set up the sid chroot for the latest kernel source"
 	pkg=$(cat "$CACHE/sid/source-package")
 	DRVREG_KSRC_TARBALL=${DRVREG_KSRC_TARBALL:-$CACHE/sid/root/usr/src/$pkg.tar.xz}
@@ -48,6 +47,11 @@ latest)
 *) die "unknown kernel '${name}': expected KERNEL=base, debug or latest" ;;
 esac
 
+# bindgen loads libclang at run time and takes the newest it finds: point it at the one
+# of the clang that builds this kernel (libclang 19 rejects clang 14's flags).
+clang_major=$("clang${llvm#1}" --version 2>/dev/null | sed -n 's/.*clang version \([0-9]*\).*/\1/p' | head -n 1)
+[ -n "$clang_major" ] || die "clang${llvm#1} is missing (run 'make setup')"
+export LIBCLANG_PATH=${LIBCLANG_PATH:-/usr/lib/llvm-$clang_major/lib}
 TARBALL=${DRVREG_KSRC_TARBALL:-/usr/src/linux-source-6.12.tar.xz}
 PKG=${DRVREG_KSRC_PACKAGE:-linux-source-6.12}
 RUSTC=${RUSTC:-/usr/bin/rustc}
@@ -75,7 +79,7 @@ key=$({
 	echo "$kver"
 	cat $frags
 	"$RUSTC" --version
-	if [ "$llvm" = 1 ]; then clang --version | head -1; else "clang$llvm" --version | head -1; fi
+	"clang${llvm#1}" --version | head -1 # (LIBCLANG_PATH follows from it)
 	bindgen --version
 } | sha256sum | cut -c1-16)
 out="$CACHE/build/$name-$key"
@@ -121,7 +125,7 @@ DRVREG_STEP_FIGURE=drvreg_kbuild_figure \
 	"$log" kmake -j"$JOBS" all || die "building the $name kernel failed"
 grep -cE '^  [A-Z][A-Z0-9_]* ' "$log" >"$steps" || true
 echo "$kmake_args" >"$out/.drvreg-kmake"
-[ -z "${LIBCLANG_PATH:-}" ] || echo "LIBCLANG_PATH=$LIBCLANG_PATH" >"$out/.drvreg-env"
+echo "LIBCLANG_PATH=$LIBCLANG_PATH" >"$out/.drvreg-env"
 touch "$out/.drvreg-complete"
 trap - EXIT
 say "built the $name kernel in $(($(date +%s) - start)) s"
