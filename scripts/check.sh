@@ -120,7 +120,7 @@ for k in $kernels; do
 	work="$DRVREG_OUT/$kname"
 
 	# --- kernel ----------------------------------------------------------------------
-	note "[$kname] finding the cached kernel, or building or preparing it (base ~6 min, debug ~9 min, latest ~8 min, distro ~4 min; progress every 30 s)..."
+	note "[$kname] finding the cached kernel, or building or preparing it (first time: base ~6 min, debug ~7 min, latest ~9 min with the sid chroot, distro ~2 min; progress every 30 s)..."
 	t0=$(date +%s)
 	if ! kdir=$(drvreg_kdir 2> >(tee "$clog/$kname-kernel.log" >&2)); then
 		res fail "$kname" "kernel build"

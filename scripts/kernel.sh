@@ -121,7 +121,7 @@ export DRVREG_KBUILD_EXPECT
 DRVREG_KBUILD_EXPECT=$(cat "$steps" 2>/dev/null || echo "${DRVREG_DEFAULT_STEPS[$name]:-0}")
 start=$(date +%s)
 DRVREG_STEP_FIGURE=drvreg_kbuild_figure \
-	drvreg_step "building the $name kernel ($kver) in $out with -j$JOBS (base ~6 min, debug ~9 min, latest ~8 min on 2 cores)" \
+	drvreg_step "building the $name kernel ($kver) in $out with -j$JOBS (on 2 cores: base ~5.5 min, debug ~6.5 min, latest ~7 min)" \
 	"$log" kmake -j"$JOBS" all || die "building the $name kernel failed"
 grep -cE '^  [A-Z][A-Z0-9_]* ' "$log" >"$steps" || true
 echo "$kmake_args" >"$out/.drvreg-kmake"
