@@ -67,11 +67,10 @@ impl kernel::Module for DrvregModule {
             ScopedGroup::new(&root, &attrs::ROOT_GROUP)?,
             ScopedGroup::new(&root, &attrs::STRESS_GROUP)?,
         );
-        // SAFETY: `core` is pinned in its box, which the module state keeps until after
-        // `drop` withdrew it and every entry point that may have seen it is gone: the sysfs
-        // files are removed (waiting for callbacks) before the box is dropped, the notifier
-        // is unregistered (waiting for a running call) first thing when it is, and the
-        // driver modules that call the exports are unloaded before the core's exit runs.
+        // The box outlives every entry point that may see it: the files go first (waiting
+        // for callbacks), then the notifier (waiting for a call) as the box drops; driver
+        // modules, which call the exports, unload before the core's exit runs.
+        // SAFETY: `core` is pinned in its box, kept by the module state until after `drop`.
         unsafe { CORE.publish(&core) };
         pr_info!("loaded (allow_racy={})\n", u8::from(ALLOW_RACY.get()));
         Ok(Self {
