@@ -39,7 +39,7 @@ set -euo pipefail
 # and fall back to the self-built 6.12 kernel.
 kernel=${DEMO_KERNEL:-${KERNEL:-}}
 if [ -z "$kernel" ]; then
-	say "the demo runs on Debian's own kernel when it can (sid chroot and Debian's headers: ~5 min the first time)"
+	say "the demo runs on Debian's own kernel when it can (sid chroot and Debian's headers: ~3 min the first time)"
 	drvreg_setup vm
 	if why=$("$DRVREG_ROOT/scripts/distro.sh" check); then
 		kernel=distro
