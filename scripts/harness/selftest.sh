@@ -4,7 +4,7 @@
 # Self-test of the guest harness (scripts/vm.sh): boots guests and checks that exit
 # statuses, vCPU counts, SHARE, splat detection and hang detection work.
 #
-#   scripts/harness/selftest.sh [--quick]     (KERNEL=base|debug or KDIR= as for vm.sh)
+#   scripts/harness/selftest.sh [--quick]     (KERNEL=<lane> or KDIR= as for vm.sh)
 #
 # --quick runs only exit status propagation and oops detection (make check uses it).
 # Prints KTAP-style 'ok N description' / 'not ok N description' lines; details of a
