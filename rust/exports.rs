@@ -58,7 +58,10 @@ pub unsafe extern "C" fn __drvreg_register(drv: *mut DrvregDriver, owner: *mut M
         return EINVAL.to_errno();
     };
     // SAFETY: `drv` is a valid descriptor (caller's guarantee), not yet seen by the core.
-    let (name, ops) = unsafe { ((*drv).name, (*drv).ops) };
+    let ops = unsafe { (*drv).ops };
+    // SAFETY: `drv` is a valid descriptor (caller's guarantee); the core does not write it
+    // before it is registered.
+    let name = unsafe { (*drv).name };
     if ops.is_null() {
         return EINVAL.to_errno();
     }

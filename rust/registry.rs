@@ -315,7 +315,7 @@ impl Registry {
         // SAFETY: The caller guarantees `entry` is valid; the core owns `owner` (see the ABI).
         unsafe { (*entry).owner = owner.as_ptr().cast() };
         // INVARIANT: Linked below, under the lock: `core` points to the record.
-        // SAFETY: As above; `core` is written under the lock.
+        // SAFETY: The caller guarantees `entry` is valid; `core` is written under the lock.
         unsafe { (*entry).core = core::ptr::from_ref::<Record>(&rec).cast_mut().cast() };
         inner.slots.insert(slot_node.into_node(
             name,
@@ -585,9 +585,12 @@ impl DriverPin<'_> {
     fn ops(&self) -> &abi::DrvregOps {
         self.rec.calls.fetch_add(1, Relaxed);
         // SAFETY: By the type invariants the owner module is referenced, so its memory,
-        // where the descriptor and its ops table live, is not freed; the registration
-        // (which requires a valid `ops`) is kept by our pin.
-        unsafe { &*(*self.rec.entry).ops }
+        // where the descriptor lives, is not freed; the pin keeps the registration.
+        let ops = unsafe { (*self.rec.entry).ops };
+        // SAFETY: A registered descriptor's `ops` points to an ops table that stays valid
+        // while it is registered (the ABI's rule; registration refused a null one), in the
+        // memory of the module we reference.
+        unsafe { &*ops }
     }
 
     /// Calls the driver's `open`.
@@ -603,7 +606,8 @@ impl DriverPin<'_> {
     /// Calls the driver's `release`.
     pub fn release(&self) {
         if let Some(release) = self.ops().release {
-            // SAFETY: As in `open`.
+            // SAFETY: The driver is registered and its module referenced (see `ops`); the
+            // callback gets its own descriptor, as the ABI says.
             unsafe { release(self.rec.entry) };
         }
     }
@@ -616,7 +620,8 @@ impl DriverPin<'_> {
         if buf.is_empty() {
             return Ok(0);
         }
-        // SAFETY: As in `open`; `buf` is valid for `buf.len()` bytes of writes.
+        // SAFETY: The driver is registered and its module referenced (see `ops`); the
+        // callback gets its own descriptor and `buf`, valid for `buf.len()` bytes of writes.
         let ret = unsafe { show(self.rec.entry, buf.as_mut_ptr().cast(), buf.len()) };
         let len = usize::try_from(ret).map_err(|_| Error::from_errno(ret))?;
         Ok(len.min(buf.len() - 1))
@@ -629,7 +634,7 @@ impl DriverPin<'_> {
         // SAFETY: `this` is never used or dropped again; the field is moved out once.
         let module = unsafe { core::ptr::read(&this._module) };
         let _ = module.into_raw();
-        // SAFETY: As above.
+        // SAFETY: `this` is never used or dropped again; this field too is moved out once.
         let rec = unsafe { core::ptr::read(&this.rec) };
         Arc::into_raw(rec)
     }

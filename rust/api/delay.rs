@@ -18,7 +18,7 @@ pub fn sleep_us(us: u32) {
                 bindings::usleep_range_state(min, min + min / 4, bindings::TASK_UNINTERRUPTIBLE)
             };
         }
-        // SAFETY: As above.
+        // SAFETY: Sleeping in process context, as this function requires of callers.
         _ => unsafe { bindings::msleep(us.div_ceil(1000)) },
     }
 }

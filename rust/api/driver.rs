@@ -120,9 +120,11 @@ impl<T: Driver> Adapter<T> {
     ///
     /// `drv` must be the descriptor of a live [`Registration<T>`].
     unsafe fn data<'a>(drv: *mut DrvregDriver) -> &'a T {
-        // SAFETY: The caller guarantees a live registration, whose `data` points to its
-        // boxed `T` until after it is unregistered.
-        unsafe { &*(*drv).data.cast::<T>() }
+        // SAFETY: The caller guarantees the descriptor of a live registration.
+        let data = unsafe { (*drv).data };
+        // SAFETY: A live registration's `data` points to its boxed `T`, freed only after it
+        // is unregistered.
+        unsafe { &*data.cast::<T>() }
     }
 
     /// `open` for drivers of type `T`.
@@ -144,7 +146,7 @@ impl<T: Driver> Adapter<T> {
     ///
     /// As for `open`.
     unsafe extern "C" fn release(drv: *mut DrvregDriver) {
-        // SAFETY: As in `open`.
+        // SAFETY: The core calls ops only through a pin, while the registration is live.
         unsafe { Self::data(drv) }.release();
     }
 
@@ -160,7 +162,7 @@ impl<T: Driver> Adapter<T> {
         // SAFETY: The ABI passes `size` writable bytes at `buf`, used by nobody else.
         let buf = unsafe { core::slice::from_raw_parts_mut(buf.cast::<u8>(), size) };
         let mut out = Status { buf, len: 0 };
-        // SAFETY: As in `open`.
+        // SAFETY: The core calls ops only through a pin, while the registration is live.
         let res = unsafe { Self::data(drv) }.show(&mut out);
         let len = out.len;
         out.buf[len] = 0;

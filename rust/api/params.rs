@@ -28,7 +28,8 @@ pub struct ParamStr(UnsafeCell<*mut c_char>);
 // SAFETY: The loader writes the storage before the module's init runs, which orders the
 // write before every read; with mode 0444 nothing writes it afterwards.
 unsafe impl<T: Copy> Sync for Param<T> {}
-// SAFETY: As for `Param`; the string itself is owned by the parameter code until the
+// SAFETY: The loader writes the pointer before init runs and nothing writes it after
+// (mode 0444); the string itself is owned by the parameter code until the
 // module is unloaded.
 unsafe impl Sync for ParamStr {}
 
