@@ -185,7 +185,7 @@ struct OwnerKey {
 }
 
 /// What the driver lock guards.
-pub struct Inner {
+struct Inner {
     slots: RBTree<Name, Slot>,
     /// One entry per linked slot that is not dying.
     by_owner: RBTree<OwnerKey, ()>,
