@@ -4,6 +4,7 @@
 //! - `mode`, `race_window_us`, `stats`, `lookup`, `call_all` ([`ROOT_GROUP`]);
 //! - `stress/{threads,target,running,iterations,hits,misses,refused,opens,errors}`
 //!   ([`STRESS_GROUP`]);
+//! - `bench/{run,result}` ([`BENCH_GROUP`]);
 //! - `drivers/<name>/{owner,state,pins,calls,status}` ([`DRIVER_GROUP`]).
 //!
 //! Every callback reaches the core through [`with_core`] and fails with `ENODEV` while the
@@ -11,6 +12,7 @@
 
 use crate::api::compat::{cstr_bytes, cstr_str};
 use crate::attribute_group;
+use crate::bench::Request;
 use crate::lookup::Mode;
 use crate::registry::Name;
 use crate::state::with_core;
@@ -216,6 +218,36 @@ attribute_group!(
     ThreadsAttr, TargetAttr, RunningAttr,
     IterationsAttr, HitsAttr, MissesAttr, RefusedAttr, OpensAttr, ErrorsAttr,
 ];);
+
+// /sys/kernel/drvreg/bench/
+
+struct BenchRunAttr;
+impl AttrOps for BenchRunAttr {
+    const NAME: &'static CStr = c_str!("run");
+    const MODE: u16 = 0o200;
+
+    fn store(_dir: &CStr, input: &[u8]) -> Result {
+        let req = Request::parse(input)?;
+        with_core(|core| core.bench.run(&core.lookups, req).map(|_| ()))
+    }
+}
+
+struct BenchResultAttr;
+impl AttrOps for BenchResultAttr {
+    const NAME: &'static CStr = c_str!("result");
+    const MODE: u16 = 0o444;
+
+    fn show(_dir: &CStr, out: &mut Page<'_>) -> Result {
+        with_core(|core| match core.bench.last() {
+            Some(outcome) => outcome.write(out).map_err(|_| EFBIG),
+            None => Ok(()),
+        })
+    }
+}
+
+attribute_group!(
+    /// The files of `/sys/kernel/drvreg/bench/`.
+    pub static BENCH_GROUP(Some(c_str!("bench"))) = [BenchRunAttr, BenchResultAttr];);
 
 // /sys/kernel/drvreg/drivers/<name>/: `dir` is the driver's name.
 

@@ -7,10 +7,12 @@
 //! unregistration takes. See `Documentation/drvreg.rst`.
 //!
 //! The core is laid out as:
-//! - [`registry`]: the driver list, the global driver lock and the locked lookup (the fix);
+//! - [`registry`]: the driver list, the global driver lock, the locked lookup (the fix) and
+//!   the lockless ones (RCU, two-stage);
 //! - [`racy`]: Mochel's 2002 lookup, unsound, for the demonstration only;
-//! - [`lookup`]: the lookup modes and the choice between the two;
-//! - [`stress`]: kernel threads that look drivers up in a loop;
+//! - [`lookup`]: the lookup modes and the choice between them;
+//! - [`stress`]: kernel threads that look drivers up in a loop; [`bench`]: the benchmark;
+//! - [`name`]: driver names;
 //! - [`state`]: the core's state and its publication; [`attrs`]: its sysfs files;
 //!   [`exports`]: its C ABI;
 //! - [`sys`]: safe abstractions over the kernel C APIs the core uses;
@@ -20,8 +22,10 @@ use kernel::{c_str, prelude::*};
 
 pub mod api;
 pub mod attrs;
+pub mod bench;
 pub mod exports;
 pub mod lookup;
+pub mod name;
 pub mod racy;
 pub mod registry;
 pub mod state;
@@ -29,9 +33,13 @@ pub mod stress;
 
 /// Safe abstractions over the kernel C APIs the core uses.
 pub mod sys {
+    pub mod cpu;
     pub mod global;
     pub mod kthread;
     pub mod module_ref;
+    pub mod percpu;
+    pub mod rcu;
+    pub mod rcu_hash;
     pub mod sysfs;
 }
 
@@ -48,8 +56,8 @@ module_param!(ALLOW_RACY: bool = false, "allow_racy");
 
 /// The module: fields drop in declaration order, after [`Drop::drop`] withdrew the state.
 struct DrvregModule {
-    /// The root and stress files: removed first, waiting for running callbacks.
-    _attrs: (ScopedGroup, ScopedGroup),
+    /// The root, stress and bench files: removed first, waiting for running callbacks.
+    _attrs: (ScopedGroup, ScopedGroup, ScopedGroup),
     /// The core's state, published in [`CORE`] while the module lives.
     _core: Pin<KBox<Core>>,
     /// `/sys/kernel/drvreg/`; removed last, after `drivers/` (owned by the registry).
@@ -66,6 +74,7 @@ impl kernel::Module for DrvregModule {
         let attrs = (
             ScopedGroup::new(&root, &attrs::ROOT_GROUP)?,
             ScopedGroup::new(&root, &attrs::STRESS_GROUP)?,
+            ScopedGroup::new(&root, &attrs::BENCH_GROUP)?,
         );
         // The box outlives every entry point that may see it: the files go first (waiting
         // for callbacks), then the notifier (waiting for a call) as the box drops; driver

@@ -12,12 +12,11 @@
 
 use crate::api::abi::{DrvregDriver, DrvregPin, Module};
 use crate::api::compat::{cstr_bytes, cstr_from_ptr};
-use crate::registry::{DriverPin, Name, Record};
+use crate::registry::{DriverPin, Name};
 use crate::state::{with_core, CORE};
 use crate::sys::module_ref::Owner;
-use core::mem::ManuallyDrop;
 use kernel::{
-    ffi::{c_char, c_int},
+    ffi::{c_char, c_int, c_void},
     prelude::*,
 };
 
@@ -122,9 +121,9 @@ pub unsafe extern "C" fn drvreg_get(
     };
     let caller = Owner::from_ptr(caller.cast());
     errno(with_core(|core| {
-        let record = core.lookups.lookup(&name, caller)?.into_raw();
+        let record = core.lookups.lookup(&name, caller)?.into_raw()?;
         // SAFETY: `pin` is not null and writable per the caller's guarantee.
-        unsafe { (*pin).record = record.cast_mut().cast() };
+        unsafe { (*pin).record = record.cast() };
         Ok(())
     }))
 }
@@ -139,16 +138,14 @@ unsafe fn with_pin<R>(pin: *mut DrvregPin, f: impl FnOnce(&DriverPin<'_>) -> R) 
         return Err(EINVAL);
     }
     // SAFETY: `pin` is not null, and readable per the caller's guarantee.
-    let rec = unsafe { (*pin).record }.cast::<Record>().cast_const();
+    let rec = unsafe { (*pin).record }.cast::<c_void>();
     if rec.is_null() {
         return Err(EINVAL);
     }
     with_core(|core| {
         // SAFETY: The caller guarantees `rec` is a pin from `drvreg_get`, stored there by
-        // `DriverPin::into_raw` on a pin of this registry; `ManuallyDrop` leaves it owned by
-        // `*pin`.
-        let p = ManuallyDrop::new(unsafe { DriverPin::from_raw(core.lookups.registry(), rec) });
-        Ok(f(&p))
+        // `DriverPin::into_raw` on a pin of this registry; it stays owned by `*pin`.
+        Ok(unsafe { DriverPin::with_raw(core.lookups.registry(), rec, f) })
     })
 }
 
@@ -164,7 +161,7 @@ pub unsafe extern "C" fn drvreg_put(pin: *mut DrvregPin) {
     }
     // SAFETY: `pin` is not null, and writable per the caller's guarantee.
     let rec = unsafe { core::ptr::replace(&raw mut (*pin).record, core::ptr::null_mut()) };
-    let rec = rec.cast::<Record>().cast_const();
+    let rec = rec.cast::<c_void>();
     if rec.is_null() {
         return;
     }

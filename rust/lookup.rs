@@ -3,9 +3,14 @@
 //! Lookup modes: which lookup `/sys/kernel/drvreg/lookup`, `status`, the stress workers
 //! and `drvreg_get()` use.
 //!
-//! - `locked`: [`Registry::lookup`], the fix (default);
+//! - `locked`: [`Registry::lookup_locked`], the fix (default);
+//! - `rcu`: [`Registry::lookup_rcu`], lockless, with a module reference;
+//! - `twostage`: [`Registry::lookup_twostage`], lockless, per-CPU pins, no module
+//!   reference (the owner's exit waits for the pins instead);
 //! - `racy`: `racy::lookup`, Mochel's 2002 pattern; selectable only when the core was
 //!   loaded with `allow_racy=1`.
+//!
+//! Every lookup's outcome is counted once, here.
 
 use crate::registry::{DriverPin, Name, Registry};
 use crate::sys::module_ref::Owner;
@@ -21,6 +26,15 @@ pub enum Mode {
     /// Mochel's 2002 pattern: scan under the lock, take the reference after dropping it.
     /// Unsound; only selectable when the core was loaded with `allow_racy=1`.
     Racy = 1,
+    /// RCU index walk, `try_module_get` on a live owner, pin counted unless dying.
+    Rcu = 2,
+    /// RCU index walk, per-CPU pin, no module reference: Rusty Russell's two-stage design.
+    Twostage = 3,
+}
+
+impl Mode {
+    /// Every mode, in the order of their numbers.
+    const ALL: [Mode; 4] = [Mode::Locked, Mode::Racy, Mode::Rcu, Mode::Twostage];
 }
 
 impl Mode {
@@ -29,16 +43,17 @@ impl Mode {
         match self {
             Self::Locked => "locked",
             Self::Racy => "racy",
+            Self::Rcu => "rcu",
+            Self::Twostage => "twostage",
         }
     }
 
     /// The mode named `name` (as written to sysfs), or `EINVAL`.
     pub fn from_name(name: &[u8]) -> Result<Self> {
-        match name {
-            b"locked" => Ok(Self::Locked),
-            b"racy" => Ok(Self::Racy),
-            _ => Err(EINVAL),
-        }
+        Self::ALL
+            .into_iter()
+            .find(|m| m.as_str().as_bytes() == name)
+            .ok_or(EINVAL)
     }
 }
 
@@ -63,13 +78,14 @@ impl Lookups {
         drivers_dir: Dir,
         driver_attrs: &'static Group,
         allow_racy: bool,
-    ) -> impl PinInit<Self> {
-        pin_init!(Self {
-            registry <- Registry::new(drivers_dir, driver_attrs),
+    ) -> Result<impl PinInit<Self>> {
+        let registry = Registry::new(drivers_dir, driver_attrs)?;
+        Ok(pin_init!(Self {
+            registry <- registry,
             mode: AtomicU8::new(Mode::Locked as u8),
             race_window_us: AtomicU32::new(0),
             allow_racy,
-        })
+        }))
     }
 
     /// The registry.
@@ -79,11 +95,11 @@ impl Lookups {
 
     /// The current lookup mode.
     pub fn mode(&self) -> Mode {
-        if self.mode.load(Relaxed) == Mode::Racy as u8 {
-            Mode::Racy
-        } else {
-            Mode::Locked
-        }
+        let n = self.mode.load(Relaxed);
+        Mode::ALL
+            .into_iter()
+            .find(|&m| m as u8 == n)
+            .unwrap_or(Mode::Locked)
     }
 
     /// Selects the lookup mode: `EPERM` for racy unless loaded with `allow_racy=1`.
@@ -110,14 +126,31 @@ impl Lookups {
     }
 
     /// Looks `name` up and pins it for `caller` in the current mode: see
-    /// [`Registry::lookup`] for the errors.
+    /// [`Registry::lookup_locked`] for the errors.
     pub fn lookup(&self, name: &Name, caller: Option<Owner>) -> Result<DriverPin<'_>> {
+        self.lookup_in(self.mode(), name, caller)
+    }
+
+    /// Looks `name` up in `mode` (the benchmark runs each mode by name), counting the
+    /// outcome. `EPERM` for racy mode unless loaded with `allow_racy=1`.
+    pub fn lookup_in(
+        &self,
+        mode: Mode,
+        name: &Name,
+        caller: Option<Owner>,
+    ) -> Result<DriverPin<'_>> {
         let window = self.race_window_us();
-        match self.mode() {
-            Mode::Locked => self.registry.lookup(name, caller, window),
-            // SAFETY: Not safe at all, on purpose: racy mode can only be selected when the
-            // core was loaded with `allow_racy=1`, to demonstrate the 2002 crash.
-            Mode::Racy => unsafe { crate::racy::lookup(&self.registry, name, caller, window) },
-        }
+        let reg = &self.registry;
+        let res = match mode {
+            Mode::Locked => reg.lookup_locked(name, caller, window),
+            Mode::Rcu => reg.lookup_rcu(name, caller, window),
+            Mode::Twostage => reg.lookup_twostage(name, caller, window),
+            Mode::Racy if !self.allow_racy => return Err(EPERM),
+            // SAFETY: Not safe at all, on purpose: racy mode can only be used when the core
+            // was loaded with `allow_racy=1`, to demonstrate the 2002 crash.
+            Mode::Racy => unsafe { crate::racy::lookup(reg, name, caller, window) },
+        };
+        reg.count(&res);
+        res
     }
 }

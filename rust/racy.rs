@@ -17,7 +17,7 @@
 //! or a KASAN use-after-free report.
 //!
 //! It runs only when `/sys/kernel/drvreg/mode` is `racy`, which the core refuses with
-//! `EPERM` unless it was loaded with `allow_racy=1`. The fix is `Registry::lookup`.
+//! `EPERM` unless it was loaded with `allow_racy=1`. The fix is `Registry::lookup_locked`.
 
 use crate::api::abi::DrvregDriver;
 use crate::api::delay::sleep_us;
@@ -25,7 +25,8 @@ use crate::registry::{edeadlk, DriverPin, Name, Registry};
 use crate::sys::module_ref::{ModuleView, Owner};
 use kernel::prelude::*;
 
-/// The racy lookup: `ENOENT`, `ENODEV` or `EDEADLK` like `Registry::lookup`, or a crash.
+/// The racy lookup: `ENOENT`, `ENODEV` or `EDEADLK` like `Registry::lookup_locked`, or a
+/// crash. The caller counts the outcome.
 ///
 /// # Safety
 ///
@@ -49,12 +50,8 @@ pub(crate) unsafe fn lookup<'a>(
     // module's memory, which `rmmod` may have freed during the window: this volatile read
     // is the first touch of freed memory after an unload.
     let owner = unsafe { core::ptr::addr_of!((*drv).owner).read_volatile() };
-    let Some(owner) = Owner::from_ptr(owner.cast()) else {
-        reg.count(|s| s.refused += 1);
-        return Err(ENODEV);
-    };
+    let owner = Owner::from_ptr(owner.cast()).ok_or(ENODEV)?;
     if caller == Some(owner) {
-        reg.count(|s| s.self_pins += 1);
         return Err(edeadlk());
     }
 
@@ -62,10 +59,7 @@ pub(crate) unsafe fn lookup<'a>(
     // SAFETY: NOT upheld, on purpose: the module itself may be freed by now, and `try_get`
     // reads its state and reference count.
     let module = unsafe { ModuleView::new(owner) };
-    let Some(module) = module.try_get() else {
-        reg.count(|s| s.refused += 1);
-        return Err(ENODEV);
-    };
+    let module = module.try_get().ok_or(ENODEV)?;
 
     // 5. Only now, with the reference held, is `drv` safe to use: pin it if it is still
     // registered.

@@ -1,39 +1,61 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The driver registry: a list of drivers guarded by one global driver lock, and the
-//! locked lookup that is Keith Owens' fix.
+//! The driver registry: a list of drivers guarded by one global driver lock, the locked
+//! lookup that is Keith Owens' fix, and the two lookups that scale: RCU and two-stage.
 //!
 //! The fix for Patrick Mochel's 2002 `get_driver()`: the list scan *and* the reference on
 //! the owner module are taken under the same lock that [`Registry::unregister`] (called
 //! from the owner's exit) takes. Either the reference is taken while the owner is live,
 //! and then `rmmod` fails with `EAGAIN` until the pin is dropped; or the owner is already
 //! going, and the lookup finds nothing. (The unsound 2002 lookup is in `racy.rs`; the
-//! choice between them in `lookup.rs`.)
+//! choice between lookups in `lookup.rs`.)
 //!
-//! Two references protect two different things:
-//! - the owner **module reference** ([`ModuleRef`]) keeps the driver's code and its
-//!   `struct drvreg_driver` (module memory) from being unloaded;
-//! - the per-record **pin count** keeps the registration itself: [`Registry::unregister`]
-//!   waits for it to drop to zero, so a driver unregistered at run time (not from its
-//!   module's exit) is never called after `unregister` returned.
+//! Three lookups keep that guarantee (a pin never outlives its driver's module memory):
+//! - [`Registry::lookup_locked`]: scan + `try_module_get` under the driver lock (Owens).
+//! - [`Registry::lookup_rcu`]: no lock. The reader walks a hash index under an RCU
+//!   read-side section, takes a module reference on a `LIVE` owner, then counts its pin in
+//!   the record's state word unless that word says "dying" (one atomic word: either
+//!   unregister sees the pin, or the reader sees "dying"). Today's kernel does this in
+//!   `__sock_create()` and `tcp_ca_find_autoload()`-style lookups.
+//! - [`Registry::lookup_twostage`]: Rusty Russell's 2003 design, no module reference. The
+//!   reader counts its pin on a per-CPU counter of the record, then checks "dying"; the
+//!   unregister sets "dying" (stage one: no new pins), then waits until the per-CPU pins
+//!   sum to zero (stage two). `rmmod` of a pinned module waits in the module's exit
+//!   instead of failing with `EAGAIN`. Like `percpu_ref` and SRCU.
 //!
-//! Bookkeeping does not grow with the registry: names are kept in an rbtree; a descriptor
-//! leads to its record through its `core` field (as `drivers/base` keeps `drv->p`); the
-//! records of one owner are found through a second rbtree ordered by owner, so the
-//! module-going purge costs O(log n) for a module with no drivers left.
+//! Two counts protect two different things:
+//! - the owner **module reference** ([`ModuleRef`], locked and RCU pins) keeps the driver's
+//!   code and its `struct drvreg_driver` (module memory) from being unloaded;
+//! - the record's **pin counts** keep the registration itself: [`Registry::unregister`]
+//!   waits for them to drop to zero, so a driver unregistered at run time (not from its
+//!   module's exit) is never called after `unregister` returned; for two-stage pins, which
+//!   hold no module reference, that wait is also what keeps the module.
+//!
+//! Bookkeeping does not grow with the registry: names are kept in an rbtree (the locked
+//! scan) and in the hash index (lockless lookups); a descriptor leads to its record
+//! through its `core` field (as `drivers/base` keeps `drv->p`); the records of one owner
+//! are found through a second rbtree ordered by owner, so the module-going purge costs
+//! O(log n) for a module with no drivers left.
 
 use crate::api::abi::{self, DrvregDriver};
 use crate::api::compat::cstr_str;
-use crate::api::delay::sleep_us;
-use crate::sys::module_ref::{ModuleRef, ModuleView, Owner};
+use crate::api::delay::{sleep_us, spin_us};
+pub use crate::name::Name;
+use crate::sys::module_ref::{ModuleRef, ModuleState, ModuleView, Owner};
+use crate::sys::percpu::{PerCpuPins, PerCpuStat};
+use crate::sys::rcu::{GpState, Guard};
+use crate::sys::rcu_hash::{RcuHash, Writer};
 use crate::sys::sysfs::{Dir, Group};
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
+use core::ptr::NonNull;
+use core::sync::atomic::{
+    AtomicIsize, AtomicU32, AtomicU64,
+    Ordering::{Acquire, Relaxed, Release, SeqCst},
+};
 use kernel::{
-    c_str, new_condvar, new_mutex,
+    new_condvar, new_mutex,
     prelude::*,
     rbtree::{RBTree, RBTreeNodeReservation},
-    str::CStr,
-    sync::{lock::mutex::MutexBackend, lock::Guard, Arc, CondVar, Mutex},
+    sync::{lock::mutex::MutexBackend, lock::Guard as LockGuard, Arc, CondVar, Mutex},
 };
 
 /// `EDEADLK`: a module tried to pin its own driver.
@@ -41,55 +63,18 @@ pub fn edeadlk() -> Error {
     Error::from_errno(-(kernel::bindings::EDEADLK as i32))
 }
 
-/// A validated driver name: 1 to [`abi::NAME_MAX`] printable ASCII characters, no `/`
-/// (it names a sysfs directory) and no space.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Name {
-    buf: [u8; abi::NAME_MAX + 1],
-    len: usize,
-}
+/// Buckets of the lockless index, as a power of two: 16 384, so that chains stay short up
+/// to the 10 000 drivers `drvreg_many` registers (128 KiB of bucket heads).
+const INDEX_BITS: u32 = 14;
 
-impl Name {
-    /// Sorts before every valid name (for range searches); not a valid name itself.
-    const MIN: Self = Self {
-        buf: [0; abi::NAME_MAX + 1],
-        len: 0,
-    };
-
-    /// Validates `bytes`, failing with `EINVAL`.
-    pub fn new(bytes: &[u8]) -> Result<Self> {
-        if bytes.is_empty() || bytes.len() > abi::NAME_MAX {
-            return Err(EINVAL);
-        }
-        if !bytes.iter().all(|&c| c.is_ascii_graphic() && c != b'/') {
-            return Err(EINVAL);
-        }
-        let mut buf = [0u8; abi::NAME_MAX + 1];
-        buf[..bytes.len()].copy_from_slice(bytes);
-        Ok(Self {
-            buf,
-            len: bytes.len(),
-        })
-    }
-
-    /// The name without NUL.
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.buf[..self.len]
-    }
-
-    /// The name as a C string.
-    pub fn as_cstr(&self) -> &CStr {
-        // The buffer is zero-filled past `len` and `len <= NAME_MAX`, and `new` rejects
-        // NUL bytes, so exactly one NUL ends the name.
-        CStr::from_bytes_with_nul(&self.buf[..=self.len]).unwrap_or(c_str!(""))
-    }
-}
-
-/// Registry counters, all updated under the driver lock so that a snapshot is consistent:
-/// `lookups == hits + misses + refused + self_pins` at any time in locked mode.
+/// A snapshot of the registry counters. `lookups` is the sum of the four outcomes, so
+/// `lookups == hits + misses + refused + self_pins` holds in every snapshot, in every mode.
+/// The outcome counters are per CPU and summed when read: a snapshot taken while lookups
+/// run may miss the newest ones (it is not atomic), but each lookup is counted exactly
+/// once, when its outcome is known.
 #[derive(Clone, Copy, Default)]
 pub struct Stats {
-    /// Lookups attempted.
+    /// Lookups completed (the sum of the next four).
     pub lookups: u64,
     /// Lookups that returned a pin.
     pub hits: u64,
@@ -99,7 +84,7 @@ pub struct Stats {
     pub refused: u64,
     /// Lookups refused because the caller owns the driver (a module cannot pin itself).
     pub self_pins: u64,
-    /// Pins outstanding now.
+    /// Pins outstanding now, summed over the drivers (O(n): for reading, not for hot paths).
     pub pins: u64,
     /// Drivers registered now.
     pub drivers: u64,
@@ -111,19 +96,31 @@ pub struct Stats {
     pub purged: u64,
 }
 
-impl Stats {
-    /// Counts a lookup that failed with `e`: `ENOENT` a miss, `ENODEV` a refusal,
-    /// `EDEADLK` a self-pin.
-    pub(crate) fn count_failure(&mut self, e: Error) {
-        if e == ENOENT {
-            self.misses += 1;
-        } else if e == ENODEV {
-            self.refused += 1;
-        } else {
-            self.self_pins += 1;
-        }
+/// The lookup outcome counters: per CPU, so that counting writes nothing shared.
+struct Counters {
+    hits: PerCpuStat,
+    misses: PerCpuStat,
+    refused: PerCpuStat,
+    self_pins: PerCpuStat,
+}
+
+impl Counters {
+    fn new() -> Result<Self> {
+        Ok(Self {
+            hits: PerCpuStat::new()?,
+            misses: PerCpuStat::new()?,
+            refused: PerCpuStat::new()?,
+            self_pins: PerCpuStat::new()?,
+        })
     }
 }
+
+fn count(c: &PerCpuStat) -> u64 {
+    u64::try_from(c.sum()).unwrap_or(0)
+}
+
+/// Set in [`Record::state`] once unregistration has started: no new pin of any kind.
+const DYING: u32 = 1 << 31;
 
 /// A registered driver as the core sees it.
 pub struct Record {
@@ -131,28 +128,59 @@ pub struct Record {
     /// The driver's descriptor, in its owner module's memory.
     entry: *mut DrvregDriver,
     owner: Owner,
-    /// Pins held on this record; changed only under the driver lock.
-    pins: AtomicU32,
+    /// [`DYING`], and the pins that hold a module reference (locked, RCU and racy
+    /// lookups, `call_all`) in the low bits: one word, so that a reader's
+    /// compare-and-swap either counts its pin before unregister sets [`DYING`] or sees it.
+    state: AtomicU32,
+    /// Two-stage pins, per CPU (no module reference).
+    pcpu: PerCpuPins,
     /// Callbacks called through pins.
     calls: AtomicU64,
 }
 
 // SAFETY: `entry` is only dereferenced while the owner module is pinned, or under the
 // driver lock while the record is linked (see the `Registry` invariants); the rest is plain
-// data or atomics.
+// data, atomics or per-CPU counters.
 unsafe impl Send for Record {}
 // SAFETY: See `Send`.
 unsafe impl Sync for Record {}
 
 impl Record {
-    /// Pins held on the driver now.
-    pub fn pins(&self) -> u32 {
-        self.pins.load(Relaxed)
+    /// Pins held on the driver now, of every kind.
+    pub fn pins(&self) -> u64 {
+        let counted = u64::from(self.state.load(Relaxed) & !DYING);
+        counted + u64::try_from(self.pcpu.sum()).unwrap_or(0)
     }
 
     /// Callbacks called through pins so far.
     pub fn calls(&self) -> u64 {
         self.calls.load(Relaxed)
+    }
+
+    fn dying(&self) -> bool {
+        self.state.load(Relaxed) & DYING != 0
+    }
+
+    /// Counts a pin that holds a module reference, unless unregistration has started.
+    fn try_count(&self) -> bool {
+        let mut s = self.state.load(Relaxed);
+        loop {
+            if s & DYING != 0 {
+                return false;
+            }
+            match self.state.compare_exchange_weak(s, s + 1, Acquire, Relaxed) {
+                Ok(_) => return true,
+                Err(now) => s = now,
+            }
+        }
+    }
+
+    /// Whether any pin is held; called by the unregister after it set [`DYING`].
+    fn pinned(&self) -> bool {
+        // `pcpu.sum()` begins with a full barrier: the two-stage reader increments, then
+        // checks `DYING`; we set `DYING`, then read the counters. One of the two sees the
+        // other's write (the store-buffering pattern).
+        self.state.load(Acquire) & !DYING != 0 || self.pcpu.sum() != 0
     }
 }
 
@@ -163,8 +191,6 @@ struct Slot {
     rec: Arc<Record>,
     /// `/sys/kernel/drvreg/drivers/<name>/`, taken out when unregistering.
     dir: Option<Dir>,
-    /// Unregistration has started: lookups skip it, the name stays taken.
-    dying: bool,
 }
 
 impl Slot {
@@ -189,13 +215,20 @@ struct Inner {
     slots: RBTree<Name, Slot>,
     /// One entry per linked slot that is not dying.
     by_owner: RBTree<OwnerKey, ()>,
-    stats: Stats,
+    /// The right to change the lockless index: only with the lock held.
+    writer: Writer,
+    /// When the last record left the index (see [`Registry::purge`]).
+    last_unlink: Option<GpState>,
+    drivers: u64,
+    registered: u64,
+    unregistered: u64,
+    purged: u64,
 }
 
 impl Inner {
     /// The live (not unregistering) slot named `name`.
     fn find(&self, name: &Name) -> Option<&Slot> {
-        self.slots.get(name).filter(|s| !s.dying)
+        self.slots.get(name).filter(|s| !s.rec.dying())
     }
 
     /// The name of a live slot owned by `owner`, if any: O(log n).
@@ -210,7 +243,7 @@ impl Inner {
     }
 }
 
-type InnerGuard<'a> = Guard<'a, Inner, MutexBackend>;
+type InnerGuard<'a> = LockGuard<'a, Inner, MutexBackend>;
 
 /// The registry.
 ///
@@ -219,19 +252,30 @@ type InnerGuard<'a> = Guard<'a, Inner, MutexBackend>;
 /// - Every linked record's owner module is allocated: modules unregister their drivers
 ///   before they are freed ([`Registry::unregister`], or [`Registry::purge`] from the
 ///   module-going notifier), and both unlink under `inner`'s lock.
+/// - A record in `index` is also linked in `inner.slots`, or was, less than a grace period
+///   ago. Its owner module stays allocated for a grace period after the record left the
+///   index: the going notifier, which runs before the loader frees a module, waits for one
+///   ([`Registry::purge`]). So a record and its owner found in the index stay allocated
+///   while the finder holds its RCU read-side section.
+/// - A record is freed only after it is unlinked, its pin counts have dropped to zero and
+///   a grace period has elapsed (its last `Arc` is in its index node, freed by RCU).
+/// - A record's `state` counts the pins that hold a module reference on its owner, and
+///   its `pcpu` counters the two-stage pins; [`DYING`] is set under `inner`'s lock.
 /// - A descriptor's `core` field is written only under `inner`'s lock: it points to the
 ///   record (the `Arc`'s contents) while the record is linked, and is null otherwise.
 /// - `by_owner` has one entry for each linked slot that is not dying.
-/// - A record's `pins` counts the [`DriverPin`]s on it; each pin also holds a module
-///   reference on the record's owner.
 #[pin_data]
 pub struct Registry {
     /// The global driver lock.
     #[pin]
     inner: Mutex<Inner>,
-    /// Signalled when a record's pin count drops to zero.
+    /// Signalled when a dying record's pins drop to zero.
     #[pin]
     unpinned: CondVar,
+    /// The lockless name index (RCU and two-stage lookups). Its drop waits for the RCU
+    /// callbacks that free records (this module's code).
+    index: RcuHash<Name, Record>,
+    counters: Counters,
     /// `/sys/kernel/drvreg/drivers/`, parent of the per-driver directories.
     drivers_dir: Dir,
     /// The attributes of each per-driver directory.
@@ -240,29 +284,65 @@ pub struct Registry {
 
 impl Registry {
     /// A new, empty registry.
-    pub fn new(drivers_dir: Dir, driver_attrs: &'static Group) -> impl PinInit<Self> {
+    pub fn new(drivers_dir: Dir, driver_attrs: &'static Group) -> Result<impl PinInit<Self>> {
+        let (index, writer) = RcuHash::new(INDEX_BITS)?;
         let inner = Inner {
             slots: RBTree::new(),
             by_owner: RBTree::new(),
-            stats: Stats::default(),
+            writer,
+            last_unlink: None,
+            drivers: 0,
+            registered: 0,
+            unregistered: 0,
+            purged: 0,
         };
-        pin_init!(Self {
+        let counters = Counters::new()?;
+        Ok(pin_init!(Self {
             inner <- new_mutex!(inner, "drvreg::driver_lock"),
             unpinned <- new_condvar!("drvreg::unpinned"),
+            index,
+            counters,
             drivers_dir,
             driver_attrs,
-        })
+        }))
     }
 
-    /// A consistent snapshot of the counters.
+    /// A snapshot of the counters.
     pub fn stats(&self) -> Stats {
-        self.inner.lock().stats
+        let c = &self.counters;
+        let (hits, misses, refused, self_pins) = (
+            count(&c.hits),
+            count(&c.misses),
+            count(&c.refused),
+            count(&c.self_pins),
+        );
+        let inner = self.inner.lock();
+        // Every pin is on a record still in `slots` (unregistering waits for them there).
+        let pins = inner.slots.values().map(|s| s.rec.pins()).sum();
+        Stats {
+            lookups: hits + misses + refused + self_pins,
+            hits,
+            misses,
+            refused,
+            self_pins,
+            pins,
+            drivers: inner.drivers,
+            registered: inner.registered,
+            unregistered: inner.unregistered,
+            purged: inner.purged,
+        }
     }
 
-    /// Updates the counters under the lock (for the racy lookup, which counts outside the
-    /// locked path).
-    pub(crate) fn count(&self, f: impl FnOnce(&mut Stats)) {
-        f(&mut self.inner.lock().stats);
+    /// Counts the outcome of one lookup: a pin is a hit; `ENOENT` a miss, `ENODEV` a
+    /// refusal, `EDEADLK` a self-pin.
+    pub fn count<T>(&self, res: &Result<T>) {
+        let c = &self.counters;
+        match res {
+            Ok(_) => c.hits.add(1),
+            Err(e) if *e == ENOENT => c.misses.add(1),
+            Err(e) if *e == ENODEV => c.refused.add(1),
+            Err(_) => c.self_pins.add(1),
+        }
     }
 
     /// Registers `entry`, owned by `owner`, under `name`.
@@ -288,11 +368,13 @@ impl Registry {
                 name,
                 entry,
                 owner,
-                pins: AtomicU32::new(0),
+                state: AtomicU32::new(0),
+                pcpu: PerCpuPins::new()?,
                 calls: AtomicU64::new(0),
             },
             GFP_KERNEL,
         )?;
+        let index_node = RcuHash::reserve(name.hash(), name, rec.clone())?;
         let mut inner = self.inner.lock();
         // SAFETY: The caller guarantees `entry` is valid; `core` is written only under the
         // lock, which we hold.
@@ -306,7 +388,10 @@ impl Registry {
         // Creating the directory under the lock keeps its name unique: no other registration
         // of the name can start until the record is linked.
         let dir = Dir::new(name.as_cstr(), Some(&self.drivers_dir))?;
-        if let Err(e) = dir.add_group(self.driver_attrs) {
+        let linked = dir
+            .add_group(self.driver_attrs)
+            .and_then(|()| self.index.insert(&mut inner.writer, index_node));
+        if let Err(e) = linked {
             // The directory is removed outside the lock: removal waits for its readers.
             drop(inner);
             drop(dir);
@@ -314,7 +399,8 @@ impl Registry {
         }
         // SAFETY: The caller guarantees `entry` is valid; the core owns `owner` (see the ABI).
         unsafe { (*entry).owner = owner.as_ptr().cast() };
-        // INVARIANT: Linked below, under the lock: `core` points to the record.
+        // INVARIANT: Linked below, under the lock: `core` points to the record. The record
+        // is in the index from above, and in the slots from below, under the same lock.
         // SAFETY: The caller guarantees `entry` is valid; `core` is written under the lock.
         unsafe { (*entry).core = core::ptr::from_ref::<Record>(&rec).cast_mut().cast() };
         inner.slots.insert(slot_node.into_node(
@@ -322,14 +408,13 @@ impl Registry {
             Slot {
                 rec,
                 dir: Some(dir),
-                dying: false,
             },
         ));
         inner
             .by_owner
             .insert(owner_node.into_node(OwnerKey { owner, name }, ()));
-        inner.stats.registered += 1;
-        inner.stats.drivers += 1;
+        inner.registered += 1;
+        inner.drivers += 1;
         Ok(())
     }
 
@@ -351,19 +436,22 @@ impl Registry {
         // SAFETY: By the type invariants a non-null `core` points to a linked record, which
         // its slot keeps alive while we hold the lock.
         let name = unsafe { (*rec).name };
-        match inner.slots.get(&name) {
-            Some(slot) if !slot.dying && core::ptr::eq(&*slot.rec, rec) => {}
+        match inner.find(&name) {
+            Some(slot) if core::ptr::eq(&*slot.rec, rec) => {}
             _ => return Err(ENOENT),
         }
         self.unlink(inner, name);
         Ok(())
     }
 
-    /// Unregisters every driver still registered by `module`, which is going away.
+    /// Unregisters every driver still registered by `module`, which is going away, then
+    /// waits until a grace period has passed since the last record left the index, so
+    /// that no lockless reader still reads the module when the loader frees it.
     ///
     /// Called from the module-going notifier for every module that unloads: a correct
     /// module has unregistered everything already, and then this costs one O(log n)
-    /// search. Anything found is a driver bug, warned about and counted as `purged`.
+    /// search (and a wait only if a driver was unregistered less than a grace period ago).
+    /// Anything found is a driver bug, warned about and counted as `purged`.
     pub fn purge(&self, module: ModuleView<'_>) {
         loop {
             let mut inner = self.inner.lock();
@@ -375,25 +463,33 @@ impl Registry {
                 cstr_str(module.name()),
                 cstr_str(name.as_cstr())
             );
-            inner.stats.purged += 1;
+            inner.purged += 1;
             self.unlink(inner, name);
+        }
+        let last = self.inner.lock().last_unlink;
+        if let Some(gp) = last {
+            gp.wait();
         }
     }
 
-    /// Unlinks the live slot `name`: marks it dying, waits for its pins to drop, removes
-    /// its directory (outside the lock, whose takers are its readers), then removes it.
+    /// Unlinks the live slot `name` in two stages: sets [`DYING`] and removes it from the
+    /// index (no new pin of any kind), then waits for the pins in flight; then removes its
+    /// directory (outside the lock, whose takers are its readers) and the slot. The record
+    /// itself is freed a grace period later, with its index node.
     fn unlink(&self, mut inner: InnerGuard<'_>, name: Name) {
-        let Some(slot) = inner.slots.get_mut(&name).filter(|s| !s.dying) else {
+        let Some(rec) = inner.find(&name).map(|s| s.rec.clone()) else {
             return;
         };
-        slot.dying = true;
-        let rec = slot.rec.clone();
+        // Stage one. SeqCst: a full barrier before `pinned` reads the per-CPU counters.
+        rec.state.fetch_or(DYING, SeqCst);
+        let node = self.index.remove(&mut inner.writer, name.hash(), &name);
         // INVARIANT: `by_owner` lists only slots that are not dying.
         inner.by_owner.remove(&OwnerKey {
             owner: rec.owner,
             name,
         });
-        while rec.pins.load(Relaxed) != 0 {
+        // Stage two.
+        while rec.pinned() {
             self.unpinned.wait(&mut inner);
         }
         // Only this function removes a dying slot, so it is still there.
@@ -407,9 +503,22 @@ impl Registry {
         // INVARIANT: Cleared as the record is unlinked, under the lock.
         unsafe { (*rec.entry).core = core::ptr::null_mut() };
         if inner.slots.remove(&name).is_some() {
-            inner.stats.unregistered += 1;
-            inner.stats.drivers -= 1;
+            inner.unregistered += 1;
+            inner.drivers -= 1;
         }
+        inner.last_unlink = Some(GpState::now());
+        drop(inner);
+        drop(rec);
+        // INVARIANT: The last reference to the record goes with its index node, freed after
+        // a grace period that starts now, after its pins have drained.
+        drop(node);
+    }
+
+    /// Wakes the unregister waiting for a dying record's pins. Takes the lock, so the
+    /// waiter is either waiting or has not checked the pins yet.
+    fn wake(&self) {
+        let _inner = self.inner.lock();
+        self.unpinned.notify_all();
     }
 
     /// Looks `name` up and pins it: the fix. Scans the list, checks that the owner is
@@ -418,68 +527,129 @@ impl Registry {
     ///
     /// `caller` is the module asking, if any: a module cannot pin its own drivers
     /// (`EDEADLK`). `ENOENT` if there is no such driver, `ENODEV` if its owner is not live.
-    pub fn lookup(
+    pub fn lookup_locked(
         &self,
         name: &Name,
         caller: Option<Owner>,
         window_us: u32,
     ) -> Result<DriverPin<'_>> {
-        let mut inner = self.inner.lock();
-        inner.stats.lookups += 1;
-        let found = match inner.find(name) {
-            None => Err(ENOENT),
-            Some(slot) if caller == Some(slot.rec.owner) => Err(edeadlk()),
-            Some(slot) => {
-                sleep_us(window_us);
-                match slot.owner().try_get() {
-                    Some(module) => Ok((slot.rec.clone(), module)),
-                    None => Err(ENODEV),
-                }
+        let inner = self.inner.lock();
+        let slot = inner.find(name).ok_or(ENOENT)?;
+        if caller == Some(slot.rec.owner) {
+            return Err(edeadlk());
+        }
+        sleep_us(window_us);
+        let module = slot.owner().try_get().ok_or(ENODEV)?;
+        // `DYING` is only set under the lock we hold: the count cannot be refused.
+        slot.rec.state.fetch_add(1, Relaxed);
+        // INVARIANT: `module` is a reference on the owner, and `state` counts this pin.
+        Ok(DriverPin::new(self, &slot.rec, Hold::Module(module)))
+    }
+
+    /// Looks `name` up and pins it without a lock: an RCU walk of the index, a module
+    /// reference on a `LIVE` owner, then the pin counted unless the record is dying.
+    /// `window_us` is busy-waited between finding and pinning (nothing may sleep in the
+    /// read-side section). Errors as [`Registry::lookup_locked`].
+    pub fn lookup_rcu(
+        &self,
+        name: &Name,
+        caller: Option<Owner>,
+        window_us: u32,
+    ) -> Result<DriverPin<'_>> {
+        let guard = Guard::new();
+        let rec = self.index.find(&guard, name.hash(), name).ok_or(ENOENT)?;
+        if caller == Some(rec.owner) {
+            return Err(edeadlk());
+        }
+        spin_us(window_us);
+        // SAFETY: `rec` was found in the index under `guard`: by the type invariants its
+        // owner stays allocated while `guard` is held, and the view does not outlive it.
+        let owner = unsafe { ModuleView::new(rec.owner) };
+        let module = owner.try_get().ok_or(ENODEV)?;
+        if !rec.try_count() {
+            // Unregistering: `module` is put on the way out.
+            return Err(ENOENT);
+        }
+        // INVARIANT: `module` is a reference on the owner, and `state` counts this pin.
+        Ok(DriverPin::new(self, rec, Hold::Module(module)))
+    }
+
+    /// Looks `name` up and pins it, two-stage style: an RCU walk of the index, a `LIVE`
+    /// owner, then a per-CPU pin count, kept unless the record is dying. No module
+    /// reference: the owner's exit waits in [`Registry::unregister`] for the pin instead.
+    /// `window_us` as in [`Registry::lookup_rcu`]. Errors as [`Registry::lookup_locked`].
+    pub fn lookup_twostage(
+        &self,
+        name: &Name,
+        caller: Option<Owner>,
+        window_us: u32,
+    ) -> Result<DriverPin<'_>> {
+        let mut wake = false;
+        let res = (|| {
+            let guard = Guard::new();
+            let rec = self.index.find(&guard, name.hash(), name).ok_or(ENOENT)?;
+            if caller == Some(rec.owner) {
+                return Err(edeadlk());
             }
+            spin_us(window_us);
+            // SAFETY: `rec` was found in the index under `guard`: by the type invariants
+            // its owner stays allocated while `guard` is held, and the view is not kept.
+            let owner = unsafe { ModuleView::new(rec.owner) };
+            if owner.state() != ModuleState::Live {
+                return Err(ENODEV);
+            }
+            let counter = rec.pcpu.local();
+            // Increment, then check: the store-buffering pattern against `unlink` (set
+            // DYING, then sum); SeqCst makes both sides full barriers.
+            counter.fetch_add(1, SeqCst);
+            if rec.state.load(SeqCst) & DYING != 0 {
+                counter.fetch_sub(1, SeqCst);
+                // The unregister may have seen our count: it must look again.
+                wake = true;
+                return Err(ENOENT);
+            }
+            // INVARIANT: `counter` is the record's counter that counts this pin.
+            Ok(DriverPin::new(
+                self,
+                rec,
+                Hold::PerCpu(NonNull::from(counter)),
+            ))
+        })();
+        // Outside the read-side section: waking takes the lock.
+        if wake {
+            self.wake();
+        }
+        res
+    }
+
+    /// Benchmark floor: the index walk alone, no lock and no pin. Whether `name` is there.
+    pub fn probe(&self, name: &Name) -> bool {
+        let guard = Guard::new();
+        self.index.find(&guard, name.hash(), name).is_some()
+    }
+
+    /// Benchmark floor of any lookup that takes a module reference: the index walk plus
+    /// `try_module_get` / `module_put` on the owner. Whether both succeeded.
+    pub fn probe_modref(&self, name: &Name) -> bool {
+        let guard = Guard::new();
+        let Some(rec) = self.index.find(&guard, name.hash(), name) else {
+            return false;
         };
-        match found {
-            Ok((rec, module)) => Ok(self.pin_locked(&mut inner, rec, module)),
-            Err(e) => {
-                inner.stats.count_failure(e);
-                Err(e)
-            }
-        }
+        // SAFETY: `rec` was found in the index under `guard`: by the type invariants its
+        // owner stays allocated while `guard` is held, and the view is not kept.
+        let owner = unsafe { ModuleView::new(rec.owner) };
+        owner.try_get().is_some()
     }
 
-    /// Counts a new pin on `rec`, under the lock.
-    fn count_pin(inner: &mut Inner, rec: &Record) {
-        rec.pins.fetch_add(1, Relaxed);
-        inner.stats.pins += 1;
-    }
-
-    fn pin_locked(&self, inner: &mut Inner, rec: Arc<Record>, module: ModuleRef) -> DriverPin<'_> {
-        Self::count_pin(inner, &rec);
-        inner.stats.hits += 1;
-        // INVARIANT: `module` is a reference on `rec.owner`, and `pins` counts this pin.
-        DriverPin {
-            reg: self,
-            rec,
-            _module: module,
-        }
-    }
-
-    /// The descriptor of the live driver `name`, counting the lookup (and a miss). The
-    /// pointer is valid only while the lock is held: for the racy lookup, which uses it
-    /// after dropping the lock.
+    /// The descriptor of the live driver `name`. The pointer is valid only while the lock
+    /// is held: for the racy lookup, which uses it after dropping the lock.
     pub(crate) fn find_entry(&self, name: &Name) -> Result<*mut DrvregDriver> {
-        let mut inner = self.inner.lock();
-        inner.stats.lookups += 1;
-        match inner.find(name).map(|s| s.rec.entry) {
-            Some(entry) => Ok(entry),
-            None => {
-                inner.stats.misses += 1;
-                Err(ENOENT)
-            }
-        }
+        let inner = self.inner.lock();
+        inner.find(name).map(|s| s.rec.entry).ok_or(ENOENT)
     }
 
     /// Pins the driver of `entry` with `module`, a reference on its owner, if it is still
-    /// registered (else counts a miss; `module` is put on the way out).
+    /// registered (else `ENOENT`; `module` is put on the way out).
     ///
     /// # Safety
     ///
@@ -490,63 +660,49 @@ impl Registry {
         entry: *mut DrvregDriver,
         module: ModuleRef,
     ) -> Result<DriverPin<'_>> {
-        let mut inner = self.inner.lock();
+        let inner = self.inner.lock();
         // SAFETY: The caller guarantees `entry` is valid; `core` is written under the lock.
         let rec = unsafe { (*entry).core }.cast::<Record>().cast_const();
-        let found = if rec.is_null() {
-            None
-        } else {
-            // SAFETY: By the type invariants a non-null `core` points to a linked record,
-            // kept alive by its slot while we hold the lock.
-            let name = unsafe { (*rec).name };
-            inner
-                .find(&name)
-                .filter(|s| s.rec.owner == module.owner())
-                .map(|s| s.rec.clone())
-        };
-        let Some(rec) = found else {
-            inner.stats.misses += 1;
+        if rec.is_null() {
             return Err(ENOENT);
-        };
-        Ok(self.pin_locked(&mut inner, rec, module))
-    }
-
-    fn unpin(&self, rec: &Record) {
-        let mut inner = self.inner.lock();
-        inner.stats.pins -= 1;
-        if rec.pins.fetch_sub(1, Relaxed) == 1 {
-            self.unpinned.notify_all();
         }
+        // SAFETY: By the type invariants a non-null `core` points to a linked record,
+        // kept alive by its slot while we hold the lock.
+        let name = unsafe { (*rec).name };
+        let slot = inner
+            .find(&name)
+            .filter(|s| s.rec.owner == module.owner())
+            .ok_or(ENOENT)?;
+        // `DYING` is only set under the lock we hold.
+        slot.rec.state.fetch_add(1, Relaxed);
+        // INVARIANT: `module` is a reference on the owner, and `state` counts this pin.
+        Ok(DriverPin::new(self, &slot.rec, Hold::Module(module)))
     }
 
-    /// Pins every live driver, then calls `f` on each pin with the lock dropped ("call
-    /// every driver"). Drivers that are not live are skipped, not counted as lookups.
+    /// Pins every live driver under the lock, then calls `f` on each pin with the lock
+    /// dropped ("call every driver"). Drivers that are not live are skipped, not counted
+    /// as lookups.
     pub fn for_each(&self, mut f: impl FnMut(&DriverPin<'_>)) -> Result {
-        // Module references are taken under the lock, but no `DriverPin` exists until it
-        // is released: dropping one takes the lock, so an error path that dropped pins
-        // while holding it would deadlock. Dropping a bare `ModuleRef` is fine anywhere.
-        let mut refs = KVec::new();
+        let mut pins = KVec::new();
         {
-            let mut inner = self.inner.lock();
-            refs.reserve(inner.stats.drivers as usize, GFP_KERNEL)?;
-            for s in inner.slots.values().filter(|s| !s.dying) {
+            let inner = self.inner.lock();
+            pins.reserve(inner.drivers as usize, GFP_KERNEL)?;
+            for s in inner.slots.values().filter(|s| !s.rec.dying()) {
                 if let Some(module) = s.owner().try_get() {
-                    refs.push((s.rec.clone(), module), GFP_KERNEL)?;
+                    s.rec.state.fetch_add(1, Relaxed);
+                    // INVARIANT: `module` is a reference on the owner, and `state` counts
+                    // this pin. Dropping it here (if the push failed) cannot deadlock: an
+                    // unpin takes the lock only for a dying record, and `DYING` is only set
+                    // under the lock we hold.
+                    pins.push(
+                        DriverPin::new(self, &s.rec, Hold::Module(module)),
+                        GFP_KERNEL,
+                    )?;
                 }
             }
-            for (rec, _) in refs.iter() {
-                Self::count_pin(&mut inner, rec);
-            }
         }
-        for (rec, module) in refs {
-            // INVARIANT: `module` is a reference on `rec.owner`, and `count_pin` counted this
-            // pin above.
-            let pin = DriverPin {
-                reg: self,
-                rec,
-                _module: module,
-            };
-            f(&pin);
+        for pin in pins.iter() {
+            f(pin);
         }
         Ok(())
     }
@@ -565,40 +721,71 @@ impl Registry {
     }
 }
 
+/// What a pin holds besides its count.
+enum Hold {
+    /// A module reference on the owner; the count is in the record's `state`.
+    Module(ModuleRef),
+    /// The per-CPU counter of the record that counts this two-stage pin.
+    PerCpu(NonNull<AtomicIsize>),
+}
+
 /// A pinned driver: the only way to call into a driver.
 ///
-/// Holds a reference on the driver's owner module, so the module cannot finish unloading,
-/// and one pin on the registration, so it cannot finish unregistering. Dropping it
-/// unpins, then puts the module reference: after the callbacks have returned, and by the
-/// core, never by the driver.
+/// Holds a reference on the driver's owner module (locked and RCU pins) or a two-stage
+/// pin that the owner's exit waits for, so the module cannot finish unloading; and a pin
+/// count on the registration, so it cannot finish unregistering. Dropping it unpins, then
+/// puts the module reference: after the callbacks have returned, and by the core, never
+/// by the driver.
 ///
 /// # Invariants
 ///
-/// `_module` is a reference on `rec.owner` and `rec.pins` counts this pin.
+/// `rec` points to a record that one of its pin counts counts for this pin (its `state`
+/// for [`Hold::Module`], with a reference on its owner; the counter in [`Hold::PerCpu`],
+/// one of the record's `pcpu` counters, otherwise), so it stays allocated until the drop.
 pub struct DriverPin<'a> {
     reg: &'a Registry,
-    rec: Arc<Record>,
-    _module: ModuleRef,
+    rec: NonNull<Record>,
+    hold: Hold,
 }
 
-impl DriverPin<'_> {
+impl<'a> DriverPin<'a> {
+    /// A pin on `rec`, whose count for this pin the caller has taken as `hold` says.
+    fn new(reg: &'a Registry, rec: &Record, hold: Hold) -> Self {
+        Self {
+            reg,
+            rec: NonNull::from(rec),
+            hold,
+        }
+    }
+
+    fn rec(&self) -> &Record {
+        // SAFETY: By the type invariants the record is allocated while the pin exists.
+        unsafe { self.rec.as_ref() }
+    }
+
+    fn entry(&self) -> *mut DrvregDriver {
+        self.rec().entry
+    }
+
     fn ops(&self) -> &abi::DrvregOps {
-        self.rec.calls.fetch_add(1, Relaxed);
-        // SAFETY: By the type invariants the owner module is referenced, so its memory,
-        // where the descriptor lives, is not freed; the pin keeps the registration.
-        let ops = unsafe { (*self.rec.entry).ops };
+        let rec = self.rec();
+        rec.calls.fetch_add(1, Relaxed);
+        // SAFETY: By the type invariants the owner module cannot finish unloading (a module
+        // reference, or a pin its exit waits for), so its memory, where the descriptor
+        // lives, is not freed; the pin keeps the registration.
+        let ops = unsafe { (*rec.entry).ops };
         // SAFETY: A registered descriptor's `ops` points to an ops table that stays valid
         // while it is registered (the ABI's rule; registration refused a null one), in the
-        // memory of the module we reference.
+        // memory of the module the pin keeps.
         unsafe { &*ops }
     }
 
     /// Calls the driver's `open`.
     pub fn open(&self) -> Result {
         match self.ops().open {
-            // SAFETY: The driver is registered and its module referenced (see `ops`);
-            // the callback gets its own descriptor, as the ABI says.
-            Some(open) => kernel::error::to_result(unsafe { open(self.rec.entry) }),
+            // SAFETY: The driver is registered and its module kept (see `ops`); the
+            // callback gets its own descriptor, as the ABI says.
+            Some(open) => kernel::error::to_result(unsafe { open(self.entry()) }),
             None => Ok(()),
         }
     }
@@ -606,9 +793,9 @@ impl DriverPin<'_> {
     /// Calls the driver's `release`.
     pub fn release(&self) {
         if let Some(release) = self.ops().release {
-            // SAFETY: The driver is registered and its module referenced (see `ops`); the
+            // SAFETY: The driver is registered and its module kept (see `ops`); the
             // callback gets its own descriptor, as the ABI says.
-            unsafe { release(self.rec.entry) };
+            unsafe { release(self.entry()) };
         }
     }
 
@@ -620,47 +807,131 @@ impl DriverPin<'_> {
         if buf.is_empty() {
             return Ok(0);
         }
-        // SAFETY: The driver is registered and its module referenced (see `ops`); the
-        // callback gets its own descriptor and `buf`, valid for `buf.len()` bytes of writes.
-        let ret = unsafe { show(self.rec.entry, buf.as_mut_ptr().cast(), buf.len()) };
+        // SAFETY: The driver is registered and its module kept (see `ops`); the callback
+        // gets its own descriptor and `buf`, valid for `buf.len()` bytes of writes.
+        let ret = unsafe { show(self.entry(), buf.as_mut_ptr().cast(), buf.len()) };
         let len = usize::try_from(ret).map_err(|_| Error::from_errno(ret))?;
         Ok(len.min(buf.len() - 1))
     }
 
-    /// Gives the pin up for the C ABI: returns the record, whose owner's reference the pin
-    /// held; [`DriverPin::from_raw`] takes it back.
-    pub fn into_raw(self) -> *const Record {
+    /// Gives the pin up for the C ABI, as one pointer: the record for a pin that holds a
+    /// module reference; for a two-stage pin, a small allocation (the record and its
+    /// counter) tagged with the low bit. [`DriverPin::from_raw`] takes it back. `ENOMEM`
+    /// (and the pin dropped) if that allocation fails.
+    pub fn into_raw(self) -> Result<*mut core::ffi::c_void> {
+        let raw = match &self.hold {
+            Hold::Module(_) => self.rec.as_ptr().cast::<core::ffi::c_void>(),
+            Hold::PerCpu(counter) => {
+                let b: KBox<RawTwoStage> = KBox::new((self.rec, *counter), GFP_KERNEL)?;
+                KBox::into_raw(b).cast::<u8>().wrapping_add(1).cast()
+            }
+        };
         let this = core::mem::ManuallyDrop::new(self);
         // SAFETY: `this` is never used or dropped again; the field is moved out once.
-        let module = unsafe { core::ptr::read(&this._module) };
-        let _ = module.into_raw();
-        // SAFETY: `this` is never used or dropped again; this field too is moved out once.
-        let rec = unsafe { core::ptr::read(&this.rec) };
-        Arc::into_raw(rec)
+        let hold = unsafe { core::ptr::read(&this.hold) };
+        if let Hold::Module(module) = hold {
+            let _ = module.into_raw();
+        }
+        Ok(raw)
     }
 
     /// Takes back a pin given up by [`DriverPin::into_raw`].
     ///
     /// # Safety
     ///
-    /// `rec` must come from `into_raw` on a pin of `reg`, not taken back yet.
-    pub unsafe fn from_raw(reg: &Registry, rec: *const Record) -> DriverPin<'_> {
-        // SAFETY: The caller guarantees `rec` came from `Arc::into_raw` in `into_raw`.
-        let rec = unsafe { Arc::from_raw(rec) };
-        // SAFETY: `into_raw` gave up the reference on `rec.owner` without putting it.
-        let module = unsafe { ModuleRef::from_raw(rec.owner) };
-        // INVARIANT: Restores the pin `into_raw` gave up.
-        DriverPin {
-            reg,
-            rec,
-            _module: module,
+    /// `raw` must come from `into_raw` on a pin of `reg`, not taken back yet.
+    pub unsafe fn from_raw(reg: &Registry, raw: *mut core::ffi::c_void) -> DriverPin<'_> {
+        // SAFETY: The caller's guarantee.
+        let pin = unsafe { Self::peek_raw(reg, raw) };
+        if raw as usize & 1 == 1 {
+            let b = raw.cast::<u8>().wrapping_sub(1).cast::<RawTwoStage>();
+            // SAFETY: A tagged pointer from `into_raw` is, untagged, a leaked box; it is
+            // taken back once, here (the caller's guarantee); `pin` copied its contents.
+            drop(unsafe { KBox::from_raw(b) });
+        }
+        pin
+    }
+
+    /// Calls `f` with a pin given up by [`DriverPin::into_raw`], which stays given up.
+    ///
+    /// # Safety
+    ///
+    /// `raw` must come from `into_raw` on a pin of `reg`, not taken back yet.
+    pub unsafe fn with_raw<R>(
+        reg: &Registry,
+        raw: *mut core::ffi::c_void,
+        f: impl FnOnce(&DriverPin<'_>) -> R,
+    ) -> R {
+        // SAFETY: The caller's guarantee; `ManuallyDrop` leaves the pin given up.
+        let pin = core::mem::ManuallyDrop::new(unsafe { Self::peek_raw(reg, raw) });
+        f(&pin)
+    }
+
+    /// The pin behind `raw`, without taking it back: the result must not be dropped unless
+    /// `raw` is forgotten (and its box, if tagged, freed).
+    ///
+    /// # Safety
+    ///
+    /// `raw` must come from `into_raw` on a pin of `reg`, not taken back yet.
+    unsafe fn peek_raw(reg: &Registry, raw: *mut core::ffi::c_void) -> DriverPin<'_> {
+        if raw as usize & 1 == 0 {
+            let rec = raw.cast::<Record>();
+            // SAFETY: An untagged pointer from `into_raw` is the record of a pin that holds
+            // a module reference, still counted (the caller's guarantee).
+            let owner = unsafe { (*rec).owner };
+            // SAFETY: `into_raw` gave up the reference on the record's owner.
+            let module = unsafe { ModuleRef::from_raw(owner) };
+            // INVARIANT: The pin `into_raw` gave up.
+            DriverPin {
+                reg,
+                // SAFETY: Not null: it came from a `NonNull` in `into_raw`.
+                rec: unsafe { NonNull::new_unchecked(rec) },
+                hold: Hold::Module(module),
+            }
+        } else {
+            let b = raw.cast::<u8>().wrapping_sub(1).cast::<RawTwoStage>();
+            // SAFETY: A tagged pointer from `into_raw` is, untagged, a live leaked box (the
+            // caller's guarantee); its contents are copied, the box is left as it is.
+            let (rec, counter) = unsafe { *b };
+            // INVARIANT: The pin `into_raw` gave up.
+            DriverPin {
+                reg,
+                rec,
+                hold: Hold::PerCpu(counter),
+            }
         }
     }
 }
 
+/// A two-stage pin given up to the C ABI: the record and the counter that counts it.
+type RawTwoStage = (NonNull<Record>, NonNull<AtomicIsize>);
+
 impl Drop for DriverPin<'_> {
     fn drop(&mut self) {
-        self.reg.unpin(&self.rec);
-        // `_module` is put after this: the module reference is the last thing dropped.
+        let rec = self.rec.as_ptr();
+        let wake = match &self.hold {
+            Hold::Module(_) => {
+                // SAFETY: By the type invariants the record is allocated until this pin is
+                // uncounted, which this does; it is not touched afterwards.
+                let old = unsafe { (*rec).state.fetch_sub(1, Release) };
+                old == DYING | 1
+            }
+            Hold::PerCpu(counter) => {
+                // The record may be freed once the unregister saw the counters at zero, but
+                // only a grace period later: the read-side section covers the check below.
+                let _guard = Guard::new();
+                // SAFETY: By the type invariants the counter belongs to the record, still
+                // allocated: we have not uncounted the pin yet.
+                unsafe { counter.as_ref() }.fetch_sub(1, SeqCst);
+                // SAFETY: The record is freed no sooner than a grace period after the
+                // unregister saw the decrement above, and `_guard` began before it.
+                let state = unsafe { (*rec).state.load(SeqCst) };
+                state & DYING != 0
+            }
+        };
+        if wake {
+            self.reg.wake();
+        }
+        // `hold` drops after this: the module reference is the last thing put.
     }
 }

@@ -2,6 +2,7 @@
 
 //! The core's state, and how entry points without a context pointer reach it.
 
+use crate::bench::Bench;
 use crate::lookup::Lookups;
 use crate::stress::Stress;
 use crate::sys::global::Global;
@@ -12,7 +13,9 @@ use kernel::{prelude::*, sync::Arc};
 /// The core's state.
 ///
 /// Fields drop in declaration order: the notifier first (unregistering waits for a running
-/// callback), then the workers (joined), then the registry.
+/// callback), then the workers (joined), then the registry (waiting for its RCU callbacks).
+/// No benchmark runs by then: runs are synchronous in a sysfs write, and the files are
+/// removed before the core drops.
 #[pin_data]
 pub struct Core {
     /// Purges drivers of modules that go away without unregistering them.
@@ -23,6 +26,9 @@ pub struct Core {
     pub stress: Stress,
     /// The registry and its lookup modes; the workers hold references too.
     pub lookups: Arc<Lookups>,
+    /// The lookup benchmark.
+    #[pin]
+    pub bench: Bench,
 }
 
 impl Core {
@@ -33,11 +39,12 @@ impl Core {
         driver_attrs: &'static Group,
         allow_racy: bool,
     ) -> Result<impl PinInit<Self, Error>> {
-        let lookups = Arc::pin_init(Lookups::new(drivers, driver_attrs, allow_racy), GFP_KERNEL)?;
+        let lookups = Arc::pin_init(Lookups::new(drivers, driver_attrs, allow_racy)?, GFP_KERNEL)?;
         Ok(try_pin_init!(Self {
             notifier <- GoingNotifier::new(module_going),
             stress <- Stress::new()?,
             lookups,
+            bench <- Bench::new(),
         }? Error))
     }
 }

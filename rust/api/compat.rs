@@ -120,6 +120,14 @@ impl Stopwatch {
         }
     }
 
+    /// Nanoseconds since [`Stopwatch::start`].
+    pub fn elapsed_ns(&self) -> i64 {
+        #[cfg(not(drvreg_kernel_7))]
+        return (kernel::time::Ktime::ktime_get() - self.start).to_ns();
+        #[cfg(drvreg_kernel_7)]
+        return self.start.elapsed().as_nanos();
+    }
+
     /// Microseconds since [`Stopwatch::start`].
     pub fn elapsed_us(&self) -> i64 {
         #[cfg(not(drvreg_kernel_7))]

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Sleeping and yielding, for process context.
+//! Sleeping and yielding, for process context; busy-waiting, for any context.
 
 use kernel::bindings;
 
@@ -20,6 +20,18 @@ pub fn sleep_us(us: u32) {
         }
         // SAFETY: Sleeping in process context, as this function requires of callers.
         _ => unsafe { bindings::msleep(us.div_ceil(1000)) },
+    }
+}
+
+/// Busy-waits for about `us` microseconds without sleeping: for code that must not sleep
+/// (an RCU read-side critical section). Safe in any context.
+pub fn spin_us(us: u32) {
+    let mut left = us;
+    while left > 0 {
+        let step = left.min(1000);
+        // SAFETY: `__udelay` busy-waits; it is safe in any context.
+        unsafe { bindings::__udelay(step as usize) };
+        left -= step;
     }
 }
 

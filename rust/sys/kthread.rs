@@ -64,6 +64,21 @@ impl<T: Send + Sync + 'static> Thread<T> {
         data: Arc<T>,
         body: fn(&ThreadCtx, &T),
     ) -> Result<Self> {
+        Self::spawn_on(prefix, index, None, data, body)
+    }
+
+    /// As [`Thread::spawn`], bound to `cpu` if given (an online CPU: see
+    /// [`crate::sys::cpu::nth_online`]); `EINVAL` for a CPU that does not exist.
+    pub fn spawn_on(
+        prefix: &'static kernel::str::CStr,
+        index: u32,
+        cpu: Option<u32>,
+        data: Arc<T>,
+        body: fn(&ThreadCtx, &T),
+    ) -> Result<Self> {
+        if cpu.is_some_and(|cpu| !crate::sys::cpu::exists(cpu)) {
+            return Err(EINVAL);
+        }
         let job = KBox::pin(Job { body, data }, GFP_KERNEL)?;
         let arg = core::ptr::from_ref::<Job<T>>(&job)
             .cast_mut()
@@ -83,6 +98,11 @@ impl<T: Send + Sync + 'static> Thread<T> {
         };
         let task = kernel::error::from_err_ptr(task)?;
         let task = NonNull::new(task).ok_or(ENOMEM)?;
+        if let Some(cpu) = cpu {
+            // SAFETY: `task` is a freshly created kthread that has not been woken yet, as
+            // `kthread_bind` requires; `cpu` exists (checked above).
+            unsafe { bindings::kthread_bind(task.as_ptr(), cpu) };
+        }
         // SAFETY: `task` is a freshly created kthread that has not been woken yet.
         unsafe { bindings::wake_up_process(task.as_ptr()) };
         // INVARIANT: `run` never returns before `kthread_should_stop()` is true.

@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * C helpers of the drvreg core; see helpers.h. Nothing here has a rule of its own: the
+ * Rust wrappers in rust/sys/ document and enforce how each may be called.
+ */
+#include <linux/cpumask.h>
+#include <linux/percpu.h>
+#include <linux/rcupdate.h>
+#include "helpers.h"
+
+/* An RCU read-side critical section (rust/sys/rcu.rs, Guard). */
+void drvreg_rcu_read_lock(void)
+{
+	rcu_read_lock();
+}
+
+void drvreg_rcu_read_unlock(void)
+{
+	rcu_read_unlock();
+}
+
+/* Per-CPU counters (rust/sys/percpu.rs): one atomic_long_t per possible CPU, zeroed. */
+atomic_long_t __percpu *drvreg_pcpu_alloc(void)
+{
+	return alloc_percpu(atomic_long_t);
+}
+
+/* free_percpu() may be called from atomic context (an RCU callback). */
+void drvreg_pcpu_free(atomic_long_t __percpu *p)
+{
+	free_percpu(p);
+}
+
+/* This CPU's counter (the task may migrate afterwards: callers use atomic operations). */
+atomic_long_t *drvreg_pcpu_this(atomic_long_t __percpu *p)
+{
+	return raw_cpu_ptr(p);
+}
+
+/*
+ * Adds to this CPU's counter with one non-atomic per-CPU instruction: only for counters
+ * that no other CPU ever writes (statistics).
+ */
+void drvreg_pcpu_add_local(atomic_long_t __percpu *p, long v)
+{
+	this_cpu_add(p->counter, v);
+}
+
+/*
+ * The sum over all possible CPUs. The full barrier first orders the caller's earlier
+ * store (an unregister's "dying" flag) before every read: the store-buffering pattern
+ * against a pinner's increment-then-check (rust/sys/percpu.rs, PerCpuPins).
+ */
+long drvreg_pcpu_sum(atomic_long_t __percpu *p)
+{
+	long sum = 0;
+	int cpu;
+
+	smp_mb();
+	for_each_possible_cpu(cpu)
+		sum += atomic_long_read(per_cpu_ptr(p, cpu));
+	return sum;
+}
+
+unsigned int drvreg_online_cpus(void)
+{
+	return num_online_cpus();
+}
+
+/* The n-th online CPU (from 0), or -1 if there are not that many. */
+int drvreg_online_cpu(unsigned int n)
+{
+	unsigned int cpu = cpumask_nth(n, cpu_online_mask);
+
+	return cpu < nr_cpu_ids ? cpu : -1;
+}
+
+bool drvreg_cpu_possible(unsigned int cpu)
+{
+	return cpu < nr_cpu_ids && cpu_possible(cpu);
+}

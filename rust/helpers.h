@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * C helpers of the drvreg core (helpers.c): kernel primitives that are macros or inline
+ * functions in C, so that 6.12's Rust bindings cannot call them. Each has one safe Rust
+ * wrapper in rust/sys/ (rcu.rs, percpu.rs, cpu.rs) whose documentation states its rules.
+ */
+#ifndef DRVREG_HELPERS_H
+#define DRVREG_HELPERS_H
+
+#include <linux/atomic.h>
+#include <linux/types.h>
+
+void drvreg_rcu_read_lock(void);
+void drvreg_rcu_read_unlock(void);
+
+atomic_long_t __percpu *drvreg_pcpu_alloc(void);
+void drvreg_pcpu_free(atomic_long_t __percpu *p);
+atomic_long_t *drvreg_pcpu_this(atomic_long_t __percpu *p);
+void drvreg_pcpu_add_local(atomic_long_t __percpu *p, long v);
+long drvreg_pcpu_sum(atomic_long_t __percpu *p);
+
+unsigned int drvreg_online_cpus(void);
+int drvreg_online_cpu(unsigned int n);
+bool drvreg_cpu_possible(unsigned int cpu);
+
+#endif /* DRVREG_HELPERS_H */

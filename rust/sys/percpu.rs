@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Per-CPU counters (6.12's kernel crate has no per-CPU binding): one `atomic_long_t` per
+//! possible CPU, allocated with `alloc_percpu`.
+//!
+//! Two types, because the two uses must not mix on one counter:
+//! - [`PerCpuStat`]: statistics, added to with one non-atomic per-CPU instruction
+//!   (`this_cpu_add`); no other CPU ever writes them, so nothing shared is written.
+//! - [`PerCpuPins`]: pin counts. A pin increments a counter with an atomic operation and
+//!   remembers it; the unpin decrements that same counter, from whatever CPU
+//!   it runs on. Each counter is then "increments minus decrements on it", and a decrement
+//!   is never visible without its increment, so a sum read while nothing new is pinned
+//!   never undercounts the pins still held (see `Registry`'s two-stage unregister).
+
+use core::ptr::NonNull;
+use core::sync::atomic::AtomicIsize;
+use kernel::{ffi::c_long, ffi::c_void, prelude::*};
+
+extern "C" {
+    fn drvreg_pcpu_alloc() -> *mut c_void;
+    fn drvreg_pcpu_free(p: *mut c_void);
+    fn drvreg_pcpu_this(p: *mut c_void) -> *mut c_void;
+    fn drvreg_pcpu_add_local(p: *mut c_void, v: c_long);
+    fn drvreg_pcpu_sum(p: *mut c_void) -> c_long;
+}
+
+/// An owned per-CPU allocation of one `atomic_long_t` per possible CPU.
+///
+/// # Invariants
+///
+/// `ptr` is a live `alloc_percpu(atomic_long_t)` allocation, freed only by `drop`.
+struct Raw {
+    ptr: NonNull<c_void>,
+}
+
+// SAFETY: The allocation is plain per-CPU memory, written only through atomic or per-CPU
+// operations (see the two wrappers); any thread may use or free it.
+unsafe impl Send for Raw {}
+// SAFETY: See `Send`.
+unsafe impl Sync for Raw {}
+
+impl Raw {
+    fn new() -> Result<Self> {
+        // SAFETY: Allocates zeroed per-CPU memory; may sleep (process context, as the
+        // constructors of the wrappers are only called when registering or loading).
+        let ptr = unsafe { drvreg_pcpu_alloc() };
+        // INVARIANT: Checked not null: a live allocation.
+        Ok(Self {
+            ptr: NonNull::new(ptr).ok_or(ENOMEM)?,
+        })
+    }
+
+    fn sum(&self) -> isize {
+        // SAFETY: By the type invariants `ptr` is live; the helper only reads it.
+        unsafe { drvreg_pcpu_sum(self.ptr.as_ptr()) as isize }
+    }
+}
+
+impl Drop for Raw {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariants `ptr` is live and freed only here; `free_percpu`
+        // may run in atomic context (an RCU callback drops records).
+        unsafe { drvreg_pcpu_free(self.ptr.as_ptr()) };
+    }
+}
+
+/// A statistics counter, written only by the CPU it belongs to.
+pub struct PerCpuStat(Raw);
+
+impl PerCpuStat {
+    /// A counter at zero.
+    pub fn new() -> Result<Self> {
+        Ok(Self(Raw::new()?))
+    }
+
+    /// Adds `v` to this CPU's counter: one per-CPU instruction, atomic against interrupts
+    /// on this CPU, not shared with any other CPU.
+    #[inline]
+    pub fn add(&self, v: isize) {
+        // SAFETY: The allocation is live (`Raw`'s invariants); no other CPU writes this
+        // CPU's counter of a `PerCpuStat`.
+        unsafe { drvreg_pcpu_add_local(self.0.ptr.as_ptr(), v as c_long) };
+    }
+
+    /// The total over all CPUs (not a snapshot: counts added meanwhile may or may not be in).
+    pub fn sum(&self) -> isize {
+        self.0.sum()
+    }
+}
+
+/// Pin counters: see the module documentation.
+pub struct PerCpuPins(Raw);
+
+impl PerCpuPins {
+    /// Counters at zero.
+    pub fn new() -> Result<Self> {
+        Ok(Self(Raw::new()?))
+    }
+
+    /// This CPU's counter (the task may migrate afterwards; the counter is atomic). A pin
+    /// increments it and its unpin decrements the same one.
+    #[inline]
+    pub fn local(&self) -> &AtomicIsize {
+        // SAFETY: The allocation is live (`Raw`'s invariants) for as long as `self` is
+        // borrowed; the helper returns this CPU's element of it, never null. An
+        // `atomic_long_t` is one `long`, with the size and alignment of `AtomicIsize`, and
+        // it is only accessed atomically.
+        unsafe { &*drvreg_pcpu_this(self.0.ptr.as_ptr()).cast::<AtomicIsize>() }
+    }
+
+    /// The pins held now, summed over all CPUs, after a full barrier: see the module
+    /// documentation for when this cannot undercount.
+    pub fn sum(&self) -> isize {
+        self.0.sum()
+    }
+}
