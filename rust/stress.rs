@@ -3,8 +3,9 @@
 //! Stress workers: kernel threads of the core that loop lookup → open → release → unpin.
 //!
 //! They run driver code only through a [`DriverPin`](crate::registry::DriverPin), like
-//! every other caller. Counters are reset at each start; once the workers are stopped,
-//! `iterations == hits + misses + refused + errors` and `opens <= hits`.
+//! every other caller. Counters are reset at each start (once every worker exists); once
+//! the workers are stopped, `iterations == hits + misses + refused + errors` and
+//! `opens <= hits`.
 //!
 //! Each worker owns a reference on the [`Lookups`] it uses, so nothing it touches can go
 //! away under it; the workers themselves are owned by [`Stress`], whose drop (at the
@@ -14,7 +15,10 @@ use crate::api::delay::{sleep_us, yield_now};
 use crate::lookup::Lookups;
 use crate::registry::Name;
 use crate::sys::kthread::{Thread, ThreadCtx};
-use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use core::sync::atomic::{
+    AtomicBool, AtomicU64,
+    Ordering::{Acquire, Relaxed, Release},
+};
 use kernel::{c_str, new_mutex, prelude::*, sync::Arc, sync::Mutex};
 
 /// Most workers at once.
@@ -41,9 +45,18 @@ struct Worker {
     lookups: Arc<Lookups>,
     target: Name,
     counters: Arc<Counters>,
+    /// Set once every worker of a start exists: until then none counts anything, so a
+    /// start that fails half-way leaves the counters as they were.
+    go: AtomicBool,
 }
 
 fn work(ctx: &ThreadCtx, w: &Worker) {
+    while !w.go.load(Acquire) {
+        if ctx.should_stop() {
+            return;
+        }
+        sleep_us(1000);
+    }
     let c = &*w.counters;
     while !ctx.should_stop() {
         c.iterations.fetch_add(1, Relaxed);
@@ -144,7 +157,8 @@ impl Stress {
     }
 
     /// Starts the workers on `lookups` with fresh counters (no-op if running). On failure
-    /// nothing changed: no worker runs and the counters are as they were.
+    /// nothing changed: no worker runs and the counters are as they were (the workers are
+    /// all created, waiting, before the counters are reset and they are let go).
     pub fn start(&self, lookups: &Arc<Lookups>) -> Result {
         let mut ctl = self.ctl.lock();
         if !ctl.running.is_empty() {
@@ -155,33 +169,30 @@ impl Stress {
                 lookups: lookups.clone(),
                 target: ctl.target,
                 counters: self.counters.clone(),
+                go: AtomicBool::new(false),
             },
             GFP_KERNEL,
         )?;
         let mut running = KVec::with_capacity(ctl.threads as usize, GFP_KERNEL)?;
-        // Reset before the first worker can count; on a failure below, `running` drops and
-        // stops the workers started so far, and the counters they wrote are put back.
+        for i in 0..ctl.threads {
+            // On failure `running` drops: the workers made so far stop before counting.
+            running.push(
+                Thread::spawn(c_str!("stress"), i, worker.clone(), work)?,
+                GFP_KERNEL,
+            )?;
+        }
         let c = &*self.counters;
-        let counters = [
+        for counter in [
             &c.iterations,
             &c.hits,
             &c.misses,
             &c.refused,
             &c.opens,
             &c.errors,
-        ];
-        let saved = counters.map(|counter| counter.swap(0, Relaxed));
-        for i in 0..ctl.threads {
-            let spawned = Thread::spawn(c_str!("stress"), i, worker.clone(), work)
-                .and_then(|t| running.push(t, GFP_KERNEL).map_err(Error::from));
-            if let Err(e) = spawned {
-                drop(running);
-                for (counter, value) in counters.iter().zip(saved) {
-                    counter.store(value, Relaxed);
-                }
-                return Err(e);
-            }
+        ] {
+            counter.store(0, Relaxed);
         }
+        worker.go.store(true, Release);
         ctl.running = running;
         Ok(())
     }
