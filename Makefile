@@ -13,12 +13,15 @@
 #   make vm-shell          interactive guest shell (Ctrl-A X quits QEMU)
 #   make check             the whole test suite (scripts/check.sh)
 #   make demo              the race demonstration (scripts/demo.sh)
+#   make bench             lookup cost and scaling per lookup mode, report and plots in
+#                          out/bench/ (scripts/bench.sh)
 #
 # Variables: KERNEL=base|debug|latest|distro (the kernel lanes: 6.12 LTS self-built, the
 # same with KASAN+lockdep, Debian's newest kernel source self-built, Debian's own kernel
 # binary), KDIR=/built/rust/kernel (skips kernel builds),
 # CMD, VM_CPUS, VM_MEM, VM_TIMEOUT, VM_SPLAT_IDLE, VM_EXPECT_SPLAT, VM_APPEND, VM_ENV, VM_LOG, SHARE,
-# CHECK_KERNELS. See README.md.
+# CHECK_KERNELS, BENCH_RUNS (make bench: runs, default 5), BENCH_THREADS (default "1 2";
+# more threads than VM_CPUS, default 2 for bench, are labelled oversubscribed). See README.md.
 #
 # Kbuild reads ./Kbuild, not this file, when it builds with M=.
 
@@ -31,7 +34,7 @@ override VM_ENV := $(value VM_ENV)
 override SHARE := $(value SHARE)
 override VM_LOG := $(value VM_LOG)
 export KERNEL KDIR CMD VM_CPUS VM_MEM VM_TIMEOUT VM_SPLAT_IDLE VM_EXPECT_SPLAT VM_APPEND VM_ENV VM_LOG SHARE
-export CHECK_KERNELS RUSTC RUSTDOC DRVREG_CACHE
+export CHECK_KERNELS RUSTC RUSTDOC DRVREG_CACHE BENCH_RUNS BENCH_THREADS
 
 SHELL := /bin/bash
 SCRIPTS := $(CURDIR)/scripts
@@ -59,7 +62,7 @@ endif
 KDIR_SH = . $(SCRIPTS)/lib.sh && kdir=$$(drvreg_kdir)
 
 .DEFAULT_GOAL := modules
-.PHONY: modules all clean setup kernel vm vm-shell check demo help modules_install rust-analyzer
+.PHONY: modules all clean setup kernel vm vm-shell check demo bench help modules_install rust-analyzer
 
 all: modules
 
@@ -109,5 +112,8 @@ demo:
 	@test -x $(SCRIPTS)/demo.sh || { echo "drvreg: scripts/demo.sh is not there yet" >&2; exit 2; }
 	@$(SCRIPTS)/demo.sh
 
+bench:
+	@$(SCRIPTS)/bench.sh
+
 help:
-	@sed -n '3,19p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
+	@sed -n '3,24p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'

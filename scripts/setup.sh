@@ -9,17 +9,18 @@
 # vm: what booting a guest on Debian's own kernel needs (the distro lane: QEMU, busybox,
 #     debootstrap for the sid chroot that has the compilers): no Rust toolchain, no
 #     cargo, no bindgen, no kernel source. 'make demo' on the distro kernel uses only this.
-# full (default): everything, for the lanes that build kernels (base, debug, latest)
-#     and for make check.
+# full (default): everything, for the lanes that build kernels (base, debug, latest),
+#     for make check and make bench.
 set -euo pipefail
 
 profile=${1:-full}
 VM_PKGS="make python3 kmod rsync util-linux coreutils cpio xz-utils gzip file binutils
 busybox-static bash-static qemu-system-x86 debootstrap"
 # The 6.12 lanes (base, debug) build with bookworm's clang 14; the latest lane (7.x)
-# needs clang/lld/llvm-19 and libclang 19 for bindgen.
+# needs clang/lld/llvm-19 and libclang 19 for bindgen. gnuplot-nox draws make bench's
+# plots (SVG; the build without X11 terminals).
 FULL_PKGS="linux-source-6.12 rustc-web rust-web-src rust-web-clippy rustfmt-web clang lld llvm
-clang-19 lld-19 llvm-19 libclang-19-dev libelf-dev flex bison bc libssl-dev"
+clang-19 lld-19 llvm-19 libclang-19-dev libelf-dev flex bison bc libssl-dev gnuplot-nox"
 case "$profile" in
 vm) PKGS=$VM_PKGS ;;
 full) PKGS="$VM_PKGS $FULL_PKGS" ;;
