@@ -15,10 +15,13 @@
 #   make demo              the race demonstration (scripts/demo.sh)
 #   make bench             lookup cost and scaling per lookup mode, report and plots in
 #                          out/bench/ (scripts/bench.sh)
+#   make soak              long unload storm + core-unload cycles, one METRIC line
+#                          (scripts/soak.sh; SOAK_CYCLES, SOAK_THREADS, KERNEL=kcsan too)
 #
-# Variables: KERNEL=base|debug|latest|distro (the kernel lanes: 6.12 LTS self-built, the
-# same with KASAN+lockdep, Debian's newest kernel source self-built, Debian's own kernel
-# binary), KDIR=/built/rust/kernel (skips kernel builds),
+# Variables: KERNEL=base|debug|latest|distro|kcsan (the kernel lanes: 6.12 LTS self-built,
+# the same with KASAN+lockdep, Debian's newest kernel source self-built, Debian's own
+# kernel binary; kcsan: 6.12 with KCSAN, for make soak), KDIR=/built/rust/kernel (skips
+# kernel builds),
 # CMD, VM_CPUS, VM_MEM, VM_TIMEOUT, VM_SPLAT_IDLE, VM_EXPECT_SPLAT, VM_APPEND, VM_ENV, VM_LOG, SHARE,
 # CHECK_KERNELS, BENCH_RUNS (make bench: runs, default 5), BENCH_THREADS (default "1 2";
 # more threads than VM_CPUS, default 2 for bench, are labelled oversubscribed). See README.md.
@@ -35,14 +38,15 @@ override SHARE := $(value SHARE)
 override VM_LOG := $(value VM_LOG)
 export KERNEL KDIR CMD VM_CPUS VM_MEM VM_TIMEOUT VM_SPLAT_IDLE VM_EXPECT_SPLAT VM_APPEND VM_ENV VM_LOG SHARE
 export CHECK_KERNELS RUSTC RUSTDOC DRVREG_CACHE BENCH_RUNS BENCH_THREADS
+export SOAK_CYCLES SOAK_THREADS SOAK_CORE SOAK_SHARD SOAK_MODE SOAK_FRESH
 
 SHELL := /bin/bash
 SCRIPTS := $(CURDIR)/scripts
 
 # Bad input stops here with one line, before anything is built.
 ifneq ($(filter-out clean setup help,$(or $(MAKECMDGOALS),modules)),)
-ifneq ($(filter-out base debug latest distro,$(KERNEL)),)
-$(error drvreg: unknown KERNEL='$(KERNEL)': expected one of: base, debug, latest, distro)
+ifneq ($(filter-out base debug latest distro kcsan,$(KERNEL)),)
+$(error drvreg: unknown KERNEL='$(KERNEL)': expected one of: base, debug, latest, distro, kcsan)
 endif
 ifneq ($(KDIR),)
 KDIR_ERR := $(shell RUSTC='$(or $(RUSTC),/usr/bin/rustc)' bash -c '. $(SCRIPTS)/lib.sh && drvreg_check_kdir "$$1"' - '$(KDIR)' 2>&1)
@@ -62,7 +66,7 @@ endif
 KDIR_SH = . $(SCRIPTS)/lib.sh && kdir=$$(drvreg_kdir)
 
 .DEFAULT_GOAL := modules
-.PHONY: modules all clean setup kernel vm vm-shell check demo bench help modules_install rust-analyzer
+.PHONY: modules all clean setup kernel vm vm-shell check demo bench soak help modules_install rust-analyzer
 
 all: modules
 
@@ -115,5 +119,8 @@ demo:
 bench:
 	@$(SCRIPTS)/bench.sh
 
+soak:
+	@$(SCRIPTS)/soak.sh
+
 help:
-	@sed -n '3,24p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
+	@sed -n '3,27p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'

@@ -13,6 +13,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/atomic.h>
+#include <linux/capability.h>
 #include <linux/delay.h>
 #include <linux/kernel.h>
 #include <linux/module.h>
@@ -119,7 +120,12 @@ static void sample_unregister_all(void)
 	mutex_unlock(&sample_lock);
 }
 
-/* Writing N to the unregister parameter unregisters driver N at run time. */
+/*
+ * Writing N to the unregister parameter unregisters driver N at run time. Root only:
+ * the file's mode is 0200, and a task without CAP_SYS_ADMIN writing through a file
+ * descriptor root opened gets EPERM. Malformed input gets EINVAL, also for numbers out
+ * of range (kstrtouint's ERANGE), as every drvreg knob answers.
+ */
 static int unregister_set(const char *val, const struct kernel_param *kp)
 {
 	struct sample *s;
@@ -127,9 +133,11 @@ static int unregister_set(const char *val, const struct kernel_param *kp)
 	unsigned int i;
 	int ret;
 
+	if (!capable(CAP_SYS_ADMIN))
+		return -EPERM;
 	ret = kstrtouint(val, 10, &i);
 	if (ret)
-		return ret;
+		return -EINVAL;
 	if (i >= MAX_DRIVERS)
 		return -ENOENT;
 	s = &samples[i];

@@ -3,11 +3,11 @@
 #
 # Build (or find in the cache) a drvreg guest kernel and print its build directory.
 #
-#   scripts/kernel.sh base|debug|latest
+#   scripts/kernel.sh base|debug|kcsan|latest
 #
 # base and debug are Debian's linux-source-6.12 (the LTS) built with LLVM=1 and
 # CONFIG_RUST=y from tinyconfig plus the fragments in scripts/configs/ (debug adds KASAN,
-# lockdep, fault injection). latest is the newest kernel source Debian ships (sid's
+# lockdep, fault injection, kmemleak; kcsan adds KCSAN, which excludes KASAN). latest is the newest kernel source Debian ships (sid's
 # linux-source-<series>, taken from the sid chroot of scripts/sid.sh) built the same way
 # with base.config, with bookworm's clang/lld/llvm-19 (LLVM=-19): its Rust needs libclang
 # 17 or newer for bindgen, and bookworm's default clang is 14.
@@ -29,12 +29,13 @@ die() { say "error: $*"; exit 1; }
 
 name=${1:-}
 # Build steps of a whole build, for the progress figure before the first build here.
-declare -A DRVREG_DEFAULT_STEPS=([base]=1670 [debug]=1730 [latest]=1750)
+declare -A DRVREG_DEFAULT_STEPS=([base]=1670 [debug]=1730 [kcsan]=1700 [latest]=1750)
 CACHE=${DRVREG_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/drvreg}
 llvm=1
 case "$name" in
 base) frags="$here/configs/base.config" ;;
 debug) frags="$here/configs/base.config $here/configs/debug.config" ;;
+kcsan) frags="$here/configs/base.config $here/configs/kcsan.config" ;;
 latest)
 	frags="$here/configs/base.config"
 	llvm=-19
@@ -44,7 +45,7 @@ latest)
 	DRVREG_KSRC_PACKAGE=$pkg
 	DRVREG_KSRC_VERSION=$("$here/sid.sh" run dpkg-query -W -f='${Version}' "$pkg")
 	;;
-*) die "unknown kernel '${name}': expected KERNEL=base, debug or latest" ;;
+*) die "unknown kernel '${name}': expected KERNEL=base, debug, kcsan or latest" ;;
 esac
 
 # bindgen loads libclang at run time and takes the newest it finds: point it at the one

@@ -45,14 +45,16 @@ drvreg_setup() {
 	export DRVREG_SETUP_DONE="${DRVREG_SETUP_DONE:-} $profile"
 }
 
-# The lanes: kernels drvreg builds or prepares itself (KERNEL=...).
+# The lanes: kernels drvreg builds or prepares itself (KERNEL=...); make check runs
+# DRVREG_KERNELS. kcsan (6.12 with KCSAN, which excludes KASAN) is only for make soak.
 DRVREG_KERNELS="base debug latest distro"
+DRVREG_EXTRA_KERNELS="kcsan"
 
 # drvreg_check_kernel NAME: a known lane, or one clear line and exit.
 drvreg_check_kernel() {
-	case " $DRVREG_KERNELS " in
+	case " $DRVREG_KERNELS $DRVREG_EXTRA_KERNELS " in
 	*" $1 "*) ;;
-	*) die "unknown KERNEL='$1': expected one of: ${DRVREG_KERNELS// /, }" ;;
+	*) die "unknown KERNEL='$1': expected one of: $(echo $DRVREG_KERNELS $DRVREG_EXTRA_KERNELS | sed 's/ /, /g')" ;;
 	esac
 }
 

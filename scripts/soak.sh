@@ -1,0 +1,149 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# make soak: a long unload storm of the Rust sample, the C sample and the client module
+# together, with pinning workers and an unprivileged reader, then core-unload cycles;
+# one METRIC line per run (scripts/soak-guest.sh does the guest's part).
+#
+#   scripts/soak.sh [--check]
+#
+# The cycles are split into shards of SOAK_SHARD cycles, one guest boot each; a shard's
+# result is kept in out/soak/<run>/shard-<n>.txt, so an interrupted soak resumes where it
+# stopped (SOAK_FRESH=1 starts over). The core-unload cycles run in the last shard. Then
+# the shards are summed into:
+#   # METRIC soak kernel=<k> cycles=<n> threads=<m> loads=<n> unloads=<n> busy=<n>
+#     refused=<n> errors=<n> splats=<n> pins_left=<n> workers_left=<n> modules_left=<n>
+#     leaks=<n|na> verdict=<PASS|FAIL>
+# (one line). PASS needs errors, splats and every *_left at 0, leaks 0 or na, and busy and
+# refused above 0. Unless --check, a control shard follows in racy mode, which must
+# splat: '# METRIC soak_control kernel=<k> mode=racy splat=<0|1> verdict=<PASS|FAIL>'.
+#
+# Environment:
+#   KERNEL         base (default), debug (KASAN, lockdep, kmemleak), kcsan (KCSAN: a report
+#                  naming a drvreg module fails the run), latest, distro
+#   SOAK_CYCLES    storm cycles, default 10000
+#   SOAK_THREADS   stress workers, default 8 (4 on debug and kcsan)
+#   SOAK_CORE      core-unload cycles, default 200
+#   SOAK_SHARD     cycles per guest boot, default 1000
+#   SOAK_MODE      lookup mode of the storm, default locked
+# --check: the short soak of make check (500 cycles x 4 threads, 20 core cycles, one shard,
+# no control run).
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+check=""
+case "${1:-}" in
+"") ;;
+--check) check=1 ;;
+*) die "usage: scripts/soak.sh [--check]" ;;
+esac
+kernel=${KERNEL:-base}
+[ -n "${KDIR:-}" ] && kernel=$(drvreg_kname)
+[ -n "${KDIR:-}" ] || drvreg_check_kernel "$kernel"
+case "$kernel" in debug | kcsan) dthreads=4 ;; *) dthreads=8 ;; esac
+if [ -n "$check" ]; then
+	cycles=${SOAK_CYCLES:-500} threads=${SOAK_THREADS:-4} core=${SOAK_CORE:-20} shard=${SOAK_SHARD:-500}
+else
+	cycles=${SOAK_CYCLES:-10000} threads=${SOAK_THREADS:-$dthreads} core=${SOAK_CORE:-200} shard=${SOAK_SHARD:-1000}
+fi
+mode=${SOAK_MODE:-locked}
+for v in "SOAK_CYCLES=$cycles" "SOAK_THREADS=$threads" "SOAK_SHARD=$shard"; do
+	[[ "${v#*=}" =~ ^[1-9][0-9]*$ ]] || die "${v%%=*}='${v#*=}' is not a positive number"
+done
+[[ "$core" =~ ^[0-9]+$ ]] || die "SOAK_CORE='$core' is not a number"
+[ "$threads" -le 16 ] || die "SOAK_THREADS must be 1..16 (the core's limit)"
+case "$mode" in locked | rcu | twostage) ;; *) die "SOAK_MODE must be locked, rcu or twostage" ;; esac
+
+KERNEL=$kernel drvreg_kdir >/dev/null
+run="$DRVREG_OUT/soak/$kernel-${cycles}x$threads-$mode"
+[ -z "${SOAK_FRESH:-}" ] || rm -rf "$run"
+mkdir -p "$run/share"
+cp "$DRVREG_ROOT/scripts/soak-guest.sh" "$run/share/"
+nshards=$(((cycles + shard - 1) / shard))
+case "$kernel" in debug | kcsan) per_cycle=2 ;; *) per_cycle=1 ;; esac
+
+# splats LOG: kernel reports in a console log; KCSAN reports count only when they name
+# drvreg (6.12's KCSAN sees the C side: kernfs, module refcounts, kthreads, the helpers).
+splats() {
+	local n k
+	n=$(grep -aE '^\[ *[0-9]+\.[0-9]+\] .*(Oops|BUG:|WARNING:|general protection fault|Kernel panic|possible (circular|recursive) locking|UBSAN:|INFO: task .* blocked)' "$1" |
+		grep -acv 'BUG: KCSAN' || true)
+	k=$(awk '/BUG: KCSAN/ { r = 1; hit = 0; next }
+		r && /drvreg/ { hit = 1 }
+		r && /====================/ { n += hit; r = 0 }
+		END { print n + 0 }' "$1")
+	echo $((n + k))
+}
+
+t0=$(date +%s)
+i=1
+while [ $i -le "$nshards" ]; do
+	res="$run/shard-$i.txt"
+	if [ -s "$res" ]; then
+		say "soak shard $i/$nshards: done earlier ($res)"
+		i=$((i + 1))
+		continue
+	fi
+	c=$shard
+	[ $i -lt "$nshards" ] || c=$((cycles - shard * (nshards - 1)))
+	k=0
+	[ $i -lt "$nshards" ] || k=$core
+	log="$run/console-$i.log"
+	say "soak shard $i/$nshards on the $kernel kernel: $c cycles x $threads workers, $k core-unload cycles (log: $log)"
+	set +e
+	SHARE="$run/share" CMD="sh /mnt/share/soak-guest.sh -c $c -t $threads -k $k -m $mode -e 100" \
+		KERNEL=$kernel VM_LOG="$log" VM_TIMEOUT=$((600 + (c + 10 * k) * per_cycle * 3)) \
+		"$DRVREG_ROOT/scripts/vm.sh" 2>&1 | grep -a --line-buffered -E "^(drvreg: |soak)" |
+		grep -av "^drvreg: console log:"
+	rc=${PIPESTATUS[0]}
+	set -e
+	line=$(grep -ao 'soak-shard: .*' "$log" | tr -d '\r' | tail -n 1 || true)
+	if [ -z "$line" ]; then
+		say "soak shard $i: the guest did not finish (vm.sh exit status $rc); see $log"
+		line="soak-shard: cycles=$c threads=$threads loads=0 unloads=0 busy=0 refused=0 errors=1 pins_left=0 workers_left=0 modules_left=0 leaks=na"
+	fi
+	echo "$line splats=$(splats "$log") rc=$rc" >"$res"
+	i=$((i + 1))
+done
+
+# Sum the shards.
+declare -A sum
+leaks=na
+for f in "$run"/shard-*.txt; do
+	for kv in $(sed 's/^soak-shard: //' "$f"); do
+		key=${kv%%=*} val=${kv#*=}
+		case "$key" in
+		leaks) [ "$val" = na ] || leaks=$(( ${leaks/na/0} + val )) ;;
+		threads) ;;
+		rc) [ "$val" = 0 ] || sum[errors]=$((${sum[errors]:-0} + 1)) ;;
+		*) sum[$key]=$((${sum[$key]:-0} + val)) ;;
+		esac
+	done
+done
+verdict=PASS
+for key in errors splats pins_left workers_left modules_left; do
+	[ "${sum[$key]:-0}" = 0 ] || verdict=FAIL
+done
+[ "$leaks" = na ] || [ "$leaks" = 0 ] || verdict=FAIL
+[ "${sum[busy]:-0}" -gt 0 ] && [ "${sum[refused]:-0}" -gt 0 ] || verdict=FAIL
+say "soak on the $kernel kernel: $nshards shard(s), $(($(date +%s) - t0)) s this time; shard results in $run"
+echo "# METRIC soak kernel=$kernel cycles=${sum[cycles]:-0} threads=$threads loads=${sum[loads]:-0} unloads=${sum[unloads]:-0} busy=${sum[busy]:-0} refused=${sum[refused]:-0} errors=${sum[errors]:-0} splats=${sum[splats]:-0} pins_left=${sum[pins_left]:-0} workers_left=${sum[workers_left]:-0} modules_left=${sum[modules_left]:-0} leaks=$leaks verdict=$verdict"
+status=0
+[ "$verdict" = PASS ] || status=1
+
+if [ -z "$check" ]; then
+	# The control: the same storm with the 2002 lookup must fault.
+	log="$run/console-control.log"
+	say "soak control on the $kernel kernel: racy mode, 2 ms window, must splat (log: $log)"
+	set +e
+	SHARE="$run/share" CMD="modprobe drvreg allow_racy=1 && echo 2000 >/sys/kernel/drvreg/race_window_us && sh /mnt/share/soak-guest.sh -c 2000 -t 2 -m racy -e 100" \
+		KERNEL=$kernel VM_LOG="$log" VM_TIMEOUT=1800 VM_EXPECT_SPLAT=1 \
+		VM_APPEND="rcupdate.rcu_expedited=1 ${VM_APPEND:-}" "$DRVREG_ROOT/scripts/vm.sh" >/dev/null 2>&1
+	crc=$?
+	set -e
+	splat=0 cverdict=FAIL
+	[ "$crc" = 0 ] && splat=1 cverdict=PASS
+	echo "# METRIC soak_control kernel=$kernel mode=racy splat=$splat verdict=$cverdict"
+	[ "$cverdict" = PASS ] || status=1
+fi
+exit "$status"

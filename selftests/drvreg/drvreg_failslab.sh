@@ -1,0 +1,162 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# drvreg allocation-failure tests (failslab): every allocation made with drvreg's code on
+# the stack is failed in turn (fail-nth, with failslab's stack filter on the core's text),
+# along each path: registering a Rust and a C driver (loading the samples), starting the
+# stress workers, call_all, lookup and a status read. Each injected failure must end in a
+# clean ENOMEM with nothing left behind: no module, record, directory, pin or worker, and
+# the counters as they were. One line per path:
+#   # METRIC failslab path=<p> sites=<n> enomem=<n> dirty=<n> verdict=<PASS|FAIL>
+# sites: allocations on the path; enomem: injections that ended in ENOMEM; dirty:
+# injections that left something behind or ended otherwise. Skipped without failslab's
+# stack filter (the debug kernel has it).
+. "$(dirname "$(readlink -f "$0")")/drvreg_lib.sh"
+
+drvreg_require_modules
+F=/sys/kernel/debug/failslab
+if [ ! -w "$F/require-start" ] || [ ! -w /proc/self/fail-nth ]; then
+	ktap_skip_all "no failslab stack filter or fail-nth (CONFIG_FAULT_INJECTION_STACKTRACE_FILTER)"
+	exit "$KSFT_SKIP"
+fi
+MAX_SITES=200
+bad=0
+
+# Aim failslab at the core's text: from its lowest text symbol to 4 KiB past its highest
+# (addresses as hex strings of one length sort as numbers; debugfs takes 0x...).
+aim() {
+	syms=$(awk '$4 == "[drvreg]" && ($2 == "t" || $2 == "T") { print $1 }' /proc/kallsyms | sort)
+	lo=$(echo "$syms" | head -n 1) hi=$(echo "$syms" | tail -n 1)
+	case "$lo" in "" | 0000000000000000) return 1 ;; esac
+	end=$(printf '%x' $((0x$hi + 4096)))
+	echo "0x$lo" >"$F/require-start" && echo "0x$end" >"$F/require-end" &&
+		echo N >"$F/ignore-gfp-wait" && echo 0 >"$F/verbose" && echo 1 >"$F/task-filter" &&
+		echo 0 >"$F/probability"
+}
+
+# The state that must not change: modules, driver directories, counters, workers.
+state() {
+	grep -o '^drvreg[a-z_]*' /proc/modules | sort | tr '\n' ' '
+	ls "$D/drivers" | tr '\n' ' '
+	grep -E '^(pins|drivers|registered|unregistered|purged) ' "$D/stats" | tr '\n' ' '
+	cat "$D/stress/running" "$D/stress/iterations"
+	cat /proc/[0-9]*/comm 2>/dev/null | grep -c '^drvreg/stress'
+}
+
+# report PATH SITES ENOMEM DIRTY
+report() {
+	v=PASS
+	[ "$4" = 0 ] && [ "$3" = "$2" ] && [ "$2" -lt "$MAX_SITES" ] || v=FAIL
+	echo "# METRIC failslab path=$1 sites=$2 enomem=$3 dirty=$4 verdict=$v"
+	[ $v = PASS ] || bad=$((bad + 1))
+	[ $v = PASS ]
+}
+
+# inject_load PATH MODULE: insmod MODULE with the n-th filtered allocation failing, for
+# n = 1, 2, ... until it loads; it is unloaded again after the successful load.
+inject_load() {
+	ko=$(find /lib/modules/"$(uname -r)" -name "$2.ko" | head -n 1)
+	n=1 enomem=0 dirty=0
+	while [ $n -lt "$MAX_SITES" ]; do
+		before=$(state)
+		# fail-nth is per task: the shell sets it and execs insmod in the same task.
+		out=$(sh -c "echo $n >/proc/self/fail-nth && exec insmod '$ko'" 2>&1) && break
+		case "$out" in
+		*"Cannot allocate memory"* | *"Out of memory"*) enomem=$((enomem + 1)) ;;
+		*) dirty=$((dirty + 1)); msg "$1: failing allocation $n: insmod said: $out" ;;
+		esac
+		[ "$before" = "$(state)" ] || { dirty=$((dirty + 1)); msg "$1: failing allocation $n left: $(state)"; }
+		n=$((n + 1))
+	done
+	rmmod "$2"
+	report "$1" $((n - 1)) $enomem $dirty
+}
+
+# inject_write PATH FILE VALUE [UNDO]: the same for a write by this shell: echo is a
+# builtin and { } does not fork, so the write runs in this task; /proc/self/fail-nth
+# reads 0 once a failure was injected. UNDO runs after the successful write.
+inject_write() {
+	n=1 enomem=0 dirty=0
+	while [ $n -lt "$MAX_SITES" ]; do
+		before=$(state)
+		echo $n >/proc/self/fail-nth
+		{ echo "$3" >"$2"; } 2>/tmp/failslab.err
+		rc=$?
+		read -r left </proc/self/fail-nth
+		echo 0 >/proc/self/fail-nth
+		if [ $rc = 0 ]; then
+			[ "$left" = 0 ] || break
+			# A failure was injected and the write still succeeded: it was absorbed.
+			dirty=$((dirty + 1))
+			msg "$1: failing allocation $n: the write succeeded anyway"
+			break
+		fi
+		out=$(cat /tmp/failslab.err)
+		case "$out" in
+		*"allocate memory"*) enomem=$((enomem + 1)) ;;
+		*) dirty=$((dirty + 1)); msg "$1: failing allocation $n: $out" ;;
+		esac
+		[ "$before" = "$(state)" ] || { dirty=$((dirty + 1)); msg "$1: failing allocation $n left: $(state)"; }
+		n=$((n + 1))
+	done
+	[ -z "${4:-}" ] || eval "$4"
+	report "$1" $((n - 1)) $enomem $dirty
+}
+
+# inject_read PATH FILE: the same for a read (the read builtin runs in this task).
+inject_read() {
+	n=1 enomem=0 dirty=0
+	while [ $n -lt "$MAX_SITES" ]; do
+		before=$(state)
+		echo $n >/proc/self/fail-nth
+		{ read -r line <"$2"; } 2>/tmp/failslab.err
+		rc=$?
+		read -r left </proc/self/fail-nth
+		echo 0 >/proc/self/fail-nth
+		if [ $rc = 0 ] || [ "$left" != 0 ]; then
+			[ "$left" = 0 ] && { dirty=$((dirty + 1)); msg "$1: failing allocation $n: the read succeeded anyway"; }
+			break
+		fi
+		out=$(cat /tmp/failslab.err)
+		case "$out" in
+		*"allocate memory"*) enomem=$((enomem + 1)) ;;
+		*) dirty=$((dirty + 1)); msg "$1: failing allocation $n: $out" ;;
+		esac
+		[ "$before" = "$(state)" ] || { dirty=$((dirty + 1)); msg "$1: failing allocation $n left: $(state)"; }
+		n=$((n + 1))
+	done
+	report "$1" $((n - 1)) $enomem $dirty
+}
+
+test_setup() {
+	drvreg_cleanup
+	modprobe drvreg || fail "cannot load drvreg" || return
+	aim || fail "cannot aim failslab at drvreg's text" || return
+}
+
+test_register_rust() { inject_load register-rust drvreg_sample; }
+test_register_c() { inject_load register-c drvreg_sample_c; }
+test_workers() {
+	modprobe drvreg_sample || fail "cannot load drvreg_sample" || return
+	echo 4 >"$D/stress/threads"
+	inject_write workers "$D/stress/running" 1 'echo 0 >"$D/stress/running"'
+}
+test_call_all() {
+	modprobe drvreg_sample_c || fail "cannot load drvreg_sample_c" || return
+	inject_write call_all "$D/call_all" 1
+}
+test_lookup() { inject_write lookup "$D/lookup" sample0; }
+test_status() { inject_read status "$D/drivers/sample_c0/status"; }
+
+ktap_print_header
+ktap_set_plan 7
+run_test "failslab aimed at drvreg's text" test_setup
+run_test "failslab: registering a Rust driver" test_register_rust
+run_test "failslab: registering a C driver" test_register_c
+run_test "failslab: starting the stress workers" test_workers
+run_test "failslab: call_all" test_call_all
+run_test "failslab: lookup" test_lookup
+run_test "failslab: status read" test_status
+echo 0 >"$F/require-end" 2>/dev/null
+drvreg_cleanup
+ktap_finished

@@ -1,0 +1,241 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# drvreg fuzz tests: every writable attribute of the core and the samples gets malformed
+# and boundary input; every failed write must end with an errno the attribute documents
+# and change nothing (every readable value is read back after each failed write); then 8
+# concurrent writers make 2000 random writes each while an unload storm runs.
+#
+# Writable attributes are found by their mode bits (root-writable files under
+# /sys/kernel/drvreg and drvreg's writable module parameters): each must be in the table
+# below, which follows Documentation/ABI/testing/sysfs-kernel-drvreg. The last line is
+#   # METRIC fuzz writes=<n> unexpected_errno=<n> changed_on_error=<n> splats=<n> verdict=<PASS|FAIL>
+. "$(dirname "$(readlink -f "$0")")/drvreg_lib.sh"
+
+drvreg_require_modules
+# About 4 minutes on the base kernel; five times that with KASAN and lockdep. make check
+# runs it on the base lane (the guest's DRVREG_KERNEL); any other host runs it.
+case "${DRVREG_KERNEL:-}" in
+debug | latest | distro | kcsan)
+	ktap_skip_all "the fuzz runs on the base lane of make check (DRVREG_KERNEL=$DRVREG_KERNEL)"
+	exit "$KSFT_SKIP"
+	;;
+esac
+
+# allowed ATTR: the errnos a write to ATTR may end with (besides OK).
+allowed() {
+	case "$1" in
+	*/mode) echo "EINVAL EPERM" ;;
+	*/race_window_us | */call_all | */stress/running) echo EINVAL ;;
+	*/stress/threads | */stress/target) echo "EINVAL EBUSY" ;;
+	*/lookup) echo "EINVAL ENOENT ENODEV" ;;
+	*/bench/run) echo "EINVAL ENOENT" ;;
+	*/drvreg_sample_c/parameters/unregister) echo "EINVAL ENOENT" ;;
+	*) echo UNKNOWN ;;
+	esac
+}
+
+# The state a failed write must leave as it was: every readable setting of the core, the
+# last benchmark result, the owner and state of every driver, the C sample's late_calls,
+# and the registration counters (failed lookups count as misses, by design).
+snapshot() {
+	cat "$D"/mode "$D"/race_window_us "$D"/stress/threads "$D"/stress/target \
+		"$D"/stress/running "$D"/bench/result /sys/module/drvreg_sample_c/parameters/late_calls \
+		"$D"/drivers/*/owner "$D"/drivers/*/state 2>/dev/null
+	grep -E '^(drivers|registered|unregistered|purged) ' "$D/stats"
+}
+
+writes=0 unexpected=0 changed=0 snap=""
+# fuzz_write ATTR VALUE(echo -ne escapes): one write, checked against the last snapshot.
+fuzz_write() {
+	[ -n "$snap" ] || snap=$(snapshot)
+	got=$(attr_write_raw "$1" "$2")
+	writes=$((writes + 1))
+	if [ "$got" = OK ]; then
+		restore
+		snap=$(snapshot)
+		return 0
+	fi
+	case " $(allowed "$1") " in
+	*" $got "*) ;;
+	*)
+		unexpected=$((unexpected + 1))
+		msg "writing '$2' to $1: $got, not one of: $(allowed "$1")"
+		;;
+	esac
+	if [ "$snap" != "$(snapshot)" ]; then
+		changed=$((changed + 1))
+		msg "a failed write of '$2' to $1 ($got) changed the state"
+		snap=$(snapshot)
+	fi
+}
+
+# A successful fuzz write may have changed a setting: put the defaults back.
+restore() {
+	echo 0 >"$D/stress/running"
+	echo locked >"$D/mode"
+	echo 0 >"$D/race_window_us"
+	echo 2 >"$D/stress/threads"
+	echo sample0 >"$D/stress/target"
+	[ -d /sys/module/drvreg_sample_c ] || modprobe drvreg_sample_c
+	[ -d /sys/module/drvreg_sample ] || modprobe drvreg_sample
+	[ -d "$D/drivers/sample_c1" ] || { rmmod drvreg_sample_c && modprobe drvreg_sample_c; }
+}
+
+# big_write ATTR BYTES: a write of BYTES bytes of 'a' (dd writes it in one call).
+big_write() {
+	head -c "$2" /dev/zero | tr '\0' a >/tmp/fuzz.big
+	before=$(snapshot)
+	writes=$((writes + 1))
+	if out=$(dd if=/tmp/fuzz.big of="$1" bs="$2" count=1 2>&1); then
+		restore
+		snap=$(snapshot)
+		return 0
+	fi
+	got=$(errno_of "$out")
+	case " $(allowed "$1") " in
+	*" $got "*) ;;
+	*) unexpected=$((unexpected + 1)); msg "a $2-byte write to $1: $got" ;;
+	esac
+	[ "$before" = "$(snapshot)" ] || { changed=$((changed + 1)); msg "a failed $2-byte write to $1 changed the state"; }
+}
+
+splat_count() { dmesg | grep -cE 'BUG:|WARNING:|Oops|general protection|UBSAN|KASAN'; }
+
+name31=abcdefghijklmnopqrstuvwxyz01234
+name32=${name31}5
+setup() {
+	drvreg_cleanup
+	modprobe drvreg || return 1
+	modprobe drvreg_sample && modprobe drvreg_sample_c
+}
+
+test_writable_files_documented() {
+	setup || fail "cannot load the modules" || return
+	files=$( (find "$D" -type f -perm -200; find /sys/module/drvreg*/parameters -type f -perm -200) 2>/dev/null)
+	[ -n "$files" ] || fail "no writable attribute found" || return
+	for f in $files; do
+		[ "$(allowed "$f")" != UNKNOWN ] || fail "$f is writable but not in the fuzz table (nor, then, documented?)" || return
+	done
+	echo "$files" >/tmp/fuzz.files
+}
+
+test_root_writing_readonly_gets_eacces() {
+	for f in "$D/stats" "$D/stress/iterations" "$D/bench/result" "$D/drivers/sample0/pins"; do
+		got=$(attr_write "$f" 1)
+		[ "$got" = EACCES ] || fail "root writing $f: $got, expected EACCES" || return
+	done
+}
+
+test_fuzz_each_attribute() {
+	[ -s /tmp/fuzz.files ] || fail "no attribute list" || return
+	s0=$(splat_count)
+	# shellcheck disable=SC2013
+	for f in $(cat /tmp/fuzz.files); do
+		for v in '' '\n' ' ' ' 1' '1 ' '\t1' '1\t' ' 1\n' '1\n\n' '\n1' '+1' '01' '0x10' '-0' '-1' \
+			'4294967295' '4294967296' '18446744073709551616' '1\0002' 'sample0\000x' \
+			"$name31" "$name32" '.' '..' '.\n' 'sample 0' 'sample/0' 'locked racy' 'noop 1 1' \
+			'noop 0 1 sample0' 'noop 65 1 sample0' 'noop 1 0 sample0' 'noop 1 1000000001 sample0' \
+			'racy 1 1 sample0' 'rcu 1 1 nosuchdriver'; do
+			fuzz_write "$f" "$v"
+		done
+		b=0
+		while [ $b -lt 256 ]; do
+			fuzz_write "$f" "\\0$(printf %o $b)"
+			b=$((b + 1))
+		done
+		for n in 4095 4096 4097 65536; do
+			big_write "$f" $n
+		done
+	done
+	[ "$unexpected" = 0 ] && [ "$changed" = 0 ] || fail "$unexpected unexpected errnos, $changed changes on error" || return
+	[ "$(splat_count)" = "$s0" ] || fail "the kernel reported a problem during the fuzz"
+}
+
+# An unprivileged user gets EACCES opening any writable attribute for writing; a file
+# descriptor opened by root and handed to an unprivileged process gets EPERM from the
+# store's capable(CAP_SYS_ADMIN) check. Nothing changes either way.
+test_unprivileged_writers() {
+	have_nobody || return "$KSFT_SKIP"
+	restore
+	snap=$(snapshot)
+	# shellcheck disable=SC2013
+	for f in $(cat /tmp/fuzz.files); do
+		out=$(as_nobody "echo 1 >$f" 2>&1) && fail "nobody wrote $f" && return 1
+		[ "$(errno_of "$out")" = EACCES ] || fail "nobody opening $f: '$out', expected EACCES" || return
+		out=$( { as_nobody "echo 1 >&3"; } 3>"$f" 2>&1) && fail "nobody wrote $f through root's fd" && return 1
+		[ "$(errno_of "$out")" = EPERM ] || fail "nobody writing root's fd of $f: '$out', expected EPERM" || return
+		[ "$snap" = "$(snapshot)" ] || fail "an unprivileged write to $f changed the state" || return
+	done
+}
+
+# 8 writers x 2000 random writes (from the list above) during an unload storm.
+test_concurrent_writers() {
+	restore
+	s0=$(splat_count)
+	echo 1 >"$D/stress/running"
+	"$DRVREG_TEST_DIR/unload_storm.sh" -c 100000 -s 3600 -e 100000 >/tmp/fuzz.storm 2>&1 &
+	storm=$!
+	# shellcheck disable=SC2013
+	files=$(cat /tmp/fuzz.files | grep -v parameters/unregister)
+	set -- '' '1' '0' '2' '16' '17' 'locked' 'rcu' 'twostage' 'racy' 'sample0' 'sample_c0' \
+		'nosuch' '.' '4294967296' 'noop 1 1000 sample0' 'rcu 2 1000 sample0' 'x\000'
+	nvals=$#
+	pids=""
+	w=0
+	while [ $w -lt 8 ]; do
+		(
+			seed=$((w * 7919 + 1)) i=0 bad=0
+			while [ $i -lt 2000 ]; do
+				seed=$(((seed * 1103515245 + 12345) % 2147483648))
+				k=$((seed % nvals + 1))
+				eval "v=\${$k}"
+				j=0
+				for f in $files; do
+					[ $((j % 11)) = $((seed % 11)) ] && break
+					j=$((j + 1))
+				done
+				got=$(attr_write_raw "$f" "$v")
+				case " OK $(allowed "$f") " in
+				*" $got "*) ;;
+				*) bad=$((bad + 1)); echo "writer $w: '$v' to $f: $got" ;;
+				esac
+				i=$((i + 1))
+			done
+			echo "writer $w done bad=$bad"
+		) >"/tmp/fuzz.writer$w" 2>&1 &
+		pids="$pids $!"
+		w=$((w + 1))
+	done
+	# shellcheck disable=SC2086
+	wait $pids
+	kill "$storm" 2>/dev/null
+	wait "$storm" 2>/dev/null
+	writes=$((writes + 16000))
+	bad=0
+	for w in 0 1 2 3 4 5 6 7; do
+		n=$(sed -n 's/.* bad=//p' "/tmp/fuzz.writer$w")
+		[ -n "$n" ] || { msg "writer $w did not finish"; n=1; }
+		bad=$((bad + n))
+		grep -v done "/tmp/fuzz.writer$w" | head -n 3 | while read -r l; do msg "$l"; done
+	done
+	unexpected=$((unexpected + bad))
+	restore
+	stats_add_up || return
+	[ "$bad" = 0 ] || fail "$bad concurrent writes ended with an undocumented errno" || return
+	[ "$(splat_count)" = "$s0" ] || fail "the kernel reported a problem during the concurrent writes"
+}
+
+ktap_print_header
+ktap_set_plan 5
+run_test "every writable attribute is in the fuzz table" test_writable_files_documented
+run_test "root writing a read-only attribute gets EACCES" test_root_writing_readonly_gets_eacces
+run_test "malformed and boundary writes: documented errnos, nothing changed" test_fuzz_each_attribute
+run_test "unprivileged writers: EACCES at open, EPERM through root's fd" test_unprivileged_writers
+run_test "8 writers x 2000 random writes during an unload storm" test_concurrent_writers
+splats=$(dmesg | grep -cE 'BUG:|WARNING:|Oops|general protection|UBSAN|KASAN')
+verdict=PASS
+[ "$unexpected" = 0 ] && [ "$changed" = 0 ] && [ "$splats" = 0 ] || verdict=FAIL
+echo "# METRIC fuzz writes=$writes unexpected_errno=$unexpected changed_on_error=$changed splats=$splats verdict=$verdict"
+drvreg_cleanup
+ktap_finished
