@@ -9,12 +9,17 @@
 #     (-Dwarnings, in out/<kernel>/clippy); on the first lane also rustfmt --check over
 #     rust/ and samples/, the import graph of rust/ (scripts/imports.sh: no cycle), and the
 #     quick harness self-test (scripts/harness/selftest.sh),
-#     then boot the guest running /kselftest/run_kselftest.sh and read its KTAP results.
+#     then boot the guest running /kselftest/run_kselftest.sh and read its KTAP results:
+#     every test program in the first lookup mode (locked), then the registry and stress
+#     suites again in each further safe mode (rcu, twostage: DRVREG_MODE in the guest, one
+#     boot, the modes in sequence) on the base and debug lanes (and a KDIR tree); latest
+#     and distro run in locked mode only.
 #
-# Every result line is printed prefixed with the kernel's name. Counted: each build and
+# Every result line is printed prefixed with the kernel's name, and a kselftest result
+# with its lookup mode too ('base: ok 1 [rcu] selftests: drvreg: ...'). Counted: each build and
 # lint step, each harness test, and each innermost kselftest result (a subtest line the
 # suite printed; a test program that prints no subtests counts once, and one that fails
-# with all its subtests passing counts one failure more). 'ok' passes, 'not ok' fails,
+# with all its subtests passing counts one failure more), separately for each mode. 'ok' passes, 'not ok' fails,
 # '# SKIP' skips. A kernel splat in a guest, a guest that dies or hangs, a program that
 # never reports: failures. Before the last line, one line per lane:
 # 'lane <name>: N passed, N failed[, N skipped]'. The last line is
@@ -23,6 +28,8 @@
 # Environment: CHECK_KERNELS="base debug latest distro"; KDIR=/built/kernel checks that tree instead;
 #   CHECK_VM_TIMEOUT (s, default 1800) for the kselftest guest; CHECK_TEST_TIMEOUT (s)
 #   overrides every test program's kselftest timeout (else the suite's 'settings', or 45);
+#   CHECK_MODES="locked rcu twostage" the lookup modes of the kselftests on every lane
+#   (default: those three on base, debug and KDIR, locked on latest and distro);
 #   VM_CPUS as for vm.sh. Logs: out/check/<kernel>-*.log, out/logs/check-<kernel>-*.log.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -89,6 +96,27 @@ else
 	done
 fi
 [ -n "$kernels" ] || die "CHECK_KERNELS is empty"
+safe_modes="locked rcu twostage"
+for m in ${CHECK_MODES:-}; do
+	case " $safe_modes " in
+	*" $m "*) ;;
+	*) die "unknown mode '$m' in CHECK_MODES: expected some of: $safe_modes" ;;
+	esac
+done
+if [ -n "${CHECK_MODES+x}" ] && [ -z "${CHECK_MODES// /}" ]; then
+	die "CHECK_MODES is empty"
+fi
+# lane_modes KERNEL: the lookup modes the kselftests run in on that lane.
+lane_modes() {
+	if [ -n "${CHECK_MODES:-}" ]; then
+		echo "$CHECK_MODES"
+	else
+		case "$1" in
+		latest | distro) echo locked ;;
+		*) echo "$safe_modes" ;;
+		esac
+	fi
+}
 
 mkdir -p "$DRVREG_OUT"
 exec 8>"$DRVREG_OUT/.check.lock"
@@ -100,15 +128,30 @@ rm -rf "$clog"
 mkdir -p "$clog"
 first=1
 
-# The guest command: run the kselftests live on the console, then print the results once
-# more, prefixed, with the console quiet, so kernel messages cannot tear a result line.
+# The guest command for the modes MODES: run the kselftests live on the console, every
+# program in the first mode, the mode-dependent suites (mode_tests) in each further one
+# (DRVREG_MODE=<mode>), then print all the results once more, each line prefixed with
+# 'DRVREG-KTAP[<mode>]: ', with the console quiet, so kernel messages cannot tear a
+# result line.
 ksft_args=""
 [ -z "${CHECK_TEST_TIMEOUT:-}" ] || ksft_args="-o $CHECK_TEST_TIMEOUT"
-ksft_cmd="[ -x /kselftest/run_kselftest.sh ] || { echo 'no /kselftest in the guest'; exit 1; }
-/kselftest/run_kselftest.sh $ksft_args 2>&1 | tee /tmp/ksft.out
-echo 1 >/proc/sys/kernel/printk
-sed 's/^/DRVREG-KTAP: /' /tmp/ksft.out
-echo 7 >/proc/sys/kernel/printk"
+mode_tests="drvreg:drvreg_registry.sh drvreg:drvreg_stress.sh"
+ksft_cmd() {
+	local m t which=""
+	echo "[ -x /kselftest/run_kselftest.sh ] || { echo 'no /kselftest in the guest'; exit 1; }"
+	for m in $1; do
+		echo "echo 'DRVREG-MODE: $m'"
+		echo "DRVREG_MODE=$m /kselftest/run_kselftest.sh $ksft_args$which 2>&1 | tee /tmp/ksft.$m.out"
+		if [ -z "$which" ]; then
+			for t in $mode_tests; do which+=" -t $t"; done
+		fi
+	done
+	echo "echo 1 >/proc/sys/kernel/printk"
+	for m in $1; do
+		echo "sed 's/^/DRVREG-KTAP[$m]: /' /tmp/ksft.$m.out"
+	done
+	echo "echo 7 >/proc/sys/kernel/printk"
+}
 
 for k in $kernels; do
 	if [ "$k" = kdir ]; then
@@ -220,18 +263,19 @@ for k in $kernels; do
 		}
 	fi
 
-	# --- kselftests in the guest ----------------------------------------------------
+	# --- kselftests in the guest, once per lookup mode --------------------------------
+	modes=$(lane_modes "$kname")
 	vlog="$DRVREG_OUT/logs/check-$kname-$(date +%Y%m%d-%H%M%S).log"
 	flags=""
 	[ -z "$built" ] || flags=$strict
 	t0=$(date +%s)
 	ktap_figure() { echo "$(grep -acE '^(# )*(not )?ok [0-9]+ ' "$vlog" 2>/dev/null) results so far"; }
 	DRVREG_STEP_FIGURE=ktap_figure DRVREG_KMAKE_FLAGS=$flags DRVREG_SETUP_DONE=full \
-		VM_LOG="$vlog" VM_EXPECT_SPLAT= VM_TIMEOUT=${CHECK_VM_TIMEOUT:-1800} CMD="$ksft_cmd" \
-		drvreg_step "[$kname] the kselftests in the guest" "$clog/$kname-vm.log" "$DRVREG_ROOT/scripts/vm.sh"
+		VM_LOG="$vlog" VM_EXPECT_SPLAT= VM_TIMEOUT=${CHECK_VM_TIMEOUT:-1800} CMD="$(ksft_cmd "$modes")" \
+		drvreg_step "[$kname] the kselftests in the guest (modes: $modes)" "$clog/$kname-vm.log" "$DRVREG_ROOT/scripts/vm.sh"
 	vrc=$?
 	if [ "$vrc" = 0 ]; then
-		res ok "$kname" "guest: kselftests ran, no kernel splat ($(($(date +%s) - t0)) s)"
+		res ok "$kname" "guest: kselftests ran (modes: $modes), no kernel splat ($(($(date +%s) - t0)) s)"
 	else
 		msg=$(grep -a '^drvreg: FAIL' "$clog/$kname-vm.log" | head -1)
 		res fail "$kname" "guest: ${msg#drvreg: FAIL: }"
@@ -239,9 +283,11 @@ for k in $kernels; do
 	fi
 	[ -f "$vlog" ] || continue
 
-	# Count the innermost results: a result line is a leaf unless results one level
-	# deeper came right before it (KTAP prints subtests before their parent).
-	out=$(sed -n 's/\r$//; s/^DRVREG-KTAP: //p' "$vlog" | awk -v k="$kname" '
+	# Count the innermost results of each mode: a result line is a leaf unless results one
+	# level deeper came right before it (KTAP prints subtests before their parent).
+	fsum=0
+	for m in $modes; do
+		out=$(sed -n "s/\r\$//; s/^DRVREG-KTAP\[$m\]: //p" "$vlog" | awk -v k="$kname" -v m="[$m]" '
 		function strip(s) { while (s ~ /^#( |$)/) { s = substr(s, 3); d++ } return s }
 		function count(ok, rest) {
 			if (!ok) { f++; bf++ } else if (tolower(rest) ~ /#[ \t]*skip/) s++; else p++
@@ -252,7 +298,9 @@ for k in $kernels; do
 			if (d == 0 && line ~ /^1\.\.[0-9]+/) { plan = substr(line, 4) + 0; next }
 			if (line !~ /^(not )?ok [0-9]+/) next
 			ok = (line !~ /^not /)
-			print k ": " $0
+			shown = $0
+			if (match(shown, /(not )?ok [0-9]+ */)) shown = substr(shown, 1, RSTART + RLENGTH - 1) m " " substr(shown, RSTART + RLENGTH)
+			print k ": " shown
 			if (d == 0) {
 				progs++
 				if (leaves == 0) count(ok, line)
@@ -265,15 +313,19 @@ for k in $kernels; do
 			child[d]++
 		}
 		END {
-			if (plan > progs) { f += plan - progs; print k ": not ok - " plan - progs " of " plan " test programs never reported" }
-			if (progs == 0 && plan == 0) { f++; print k ": not ok - the kselftests printed no results" }
+			if (plan > progs) { f += plan - progs; print k ": not ok - " m " " plan - progs " of " plan " test programs never reported" }
+			if (progs == 0 && plan == 0) { f++; print k ": not ok - " m " the kselftests printed no results" }
 			printf "COUNTS %d %d %d\n", p, f, s
 		}')
-	printf '%s\n' "$out" | grep -v '^COUNTS '
-	read -r _ p f s <<<"$(printf '%s\n' "$out" | grep '^COUNTS ')"
-	count ok "$kname" "$p"
-	count fail "$kname" "$f"
-	count skip "$kname" "$s"
+		printf '%s\n' "$out" | grep -v '^COUNTS '
+		read -r _ p f s <<<"$(printf '%s\n' "$out" | grep '^COUNTS ')"
+		count ok "$kname" "$p"
+		count fail "$kname" "$f"
+		count skip "$kname" "$s"
+		echo "# $kname [$m]: $p passed, $f failed$([ "$s" = 0 ] || echo ", $s skipped")"
+		fsum=$((fsum + f))
+	done
+	f=$fsum
 	[ "$f" = 0 ] && [ "$vrc" = 0 ] || echo "#   console log: $vlog"
 done
 finish

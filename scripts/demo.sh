@@ -1,24 +1,38 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# make demo: the 2002 module-unload race and its fix, side by side, on an SMP guest.
+# make demo: the 2002 module-unload race and its fixes, side by side, on an SMP guest.
 #
-# Two boots of the same kernel (4 vCPUs), the same load and the same race window:
-#   racy   - Patrick Mochel's 2002 get_driver(): find the driver under the lock, drop it,
-#            then read drv->owner and take the module reference. Expected: a fault in
-#            freed module memory (oops, or KASAN on the debug kernel).
-#   locked - the fix: list scan and try_module_get under the global driver lock.
-#            Expected: no fault, and proof that the window was exercised: lookups refused
-#            because the module was going, and rmmod refused because it was pinned.
-# In both, the core runs stress workers looking up sample0 (lookup -> open -> release ->
-# unpin) while an unload storm loads and unloads drvreg_sample.
+# Four lookup modes under the same load and the same race window, in two boots of the
+# same kernel (4 vCPUs): racy alone first (it crashes the guest), then the three safe
+# modes in one boot, one storm each, in sequence (the core reloaded between them, so each
+# row's figures are its own storm's):
+#   racy     - Patrick Mochel's 2002 get_driver(): find the driver under the lock, drop
+#              it, then read drv->owner and take the module reference. Expected: a fault
+#              in freed module memory (oops, or KASAN on the debug kernel).
+#   locked   - Keith Owens' fix: list scan and try_module_get under the global driver
+#              lock. Expected: no fault, and proof that the window was exercised: lookups
+#              refused because the module was going, and rmmod refused because it was
+#              pinned (busy).
+#   rcu      - lockless RCU hash lookup, try_module_get on a live owner. Expected: as
+#              locked.
+#   twostage - Rusty Russell's 2003 design: RCU lookup and per-CPU pin counts, no module
+#              reference per lookup; unregister stops new lookups, then waits for the pins
+#              in flight. Expected: no fault and lookups refused; rmmod is never refused
+#              (busy 0 by design): it waits for the pins instead.
+# In each, the core runs stress workers looking up sample0 (lookup -> open -> release ->
+# unpin) while an unload storm loads and unloads drvreg_sample, whose sample0 sleeps
+# DEMO_OPEN_US in open: a pin then lasts long enough for rmmod to meet it (unpinning
+# takes no lock: without the sleep a pin lasts microseconds and busy stays near 0).
 #
 # Environment:
 #   DEMO_KERNEL     the kernel lane (or KERNEL=): distro (Debian's own kernel, the
 #                   default when usable), base (6.12 LTS, self-built; the fallback), debug
 #                   (KASAN + lockdep), latest (Debian's newest source, self-built)
-#   DEMO_CYCLES     storm cycles per mode, default 2000, 1000 on distro (racy stops at
-#                   the fault)
+#   DEMO_CYCLES     storm cycles per mode; default for racy (which stops at the fault)
+#                   2000, 1000 on distro; for each safe mode 300, 120 on distro (three
+#                   safe storms in one boot: 10-15 s each on distro)
+#   DEMO_OPEN_US    sample0's sleep in open, microseconds, default a tenth of the window
 #   DEMO_SECONDS    also stop each storm after this many seconds (default: no limit)
 #   DEMO_WINDOW_US  race window, default 2000 (base, latest), 10000 (distro: Debian's
 #                   kernel frees a module more slowly than the small self-built ones;
@@ -26,11 +40,12 @@
 #                   KASAN and lockdep make rmmod's unregister-to-free path ten times longer)
 #   DEMO_THREADS    stress workers, default 2
 #   VM_CPUS         vCPUs, default 4
-# The guests boot with rcupdate.rcu_expedited=1 (both modes): module unload waits for
+# The guests boot with rcupdate.rcu_expedited=1 (both boots): module unload waits for
 # RCU grace periods, which take many milliseconds under TCG; expedited, rmmod finishes
-# within a 2 ms window, so the racy run faults in seconds and the locked run is quick.
+# within a 2 ms window, so the racy run faults in seconds and the safe runs are quick.
 #
-# Exits 0 only when racy faulted (RACE REPRODUCED) and locked stayed SAFE.
+# Exits 0 only when racy faulted (RACE REPRODUCED) and locked, rcu and twostage all stayed
+# SAFE.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -55,52 +70,81 @@ drvreg_check_kernel "$kernel"
 KERNEL=$kernel drvreg_kdir >/dev/null
 seconds=${DEMO_SECONDS:-0}
 case "$kernel" in
-debug) window=${DEMO_WINDOW_US:-30000} cycles=${DEMO_CYCLES:-2000} ;;
-distro) window=${DEMO_WINDOW_US:-10000} cycles=${DEMO_CYCLES:-1000} ;;
-*) window=${DEMO_WINDOW_US:-2000} cycles=${DEMO_CYCLES:-2000} ;;
+debug) window=${DEMO_WINDOW_US:-30000} cycles=${DEMO_CYCLES:-2000} safe_cycles=${DEMO_CYCLES:-300} ;;
+distro) window=${DEMO_WINDOW_US:-10000} cycles=${DEMO_CYCLES:-1000} safe_cycles=${DEMO_CYCLES:-120} ;;
+*) window=${DEMO_WINDOW_US:-2000} cycles=${DEMO_CYCLES:-2000} safe_cycles=${DEMO_CYCLES:-300} ;;
 esac
 threads=${DEMO_THREADS:-2}
-for v in "DEMO_CYCLES=$cycles" "DEMO_SECONDS=$seconds" "DEMO_WINDOW_US=$window" "DEMO_THREADS=$threads"; do
+open_us=${DEMO_OPEN_US-}
+for v in "DEMO_CYCLES=$cycles" "DEMO_SECONDS=$seconds" "DEMO_WINDOW_US=$window" "DEMO_THREADS=$threads" \
+	${open_us:+"DEMO_OPEN_US=$open_us"}; do
 	case "${v#*=}" in '' | *[!0-9]*) die "$v is not a number" ;; esac
 done
+[ -n "$open_us" ] || open_us=$((window / 10))
 [ "$cycles" -gt 0 ] || die "DEMO_CYCLES must be at least 1"
+safe_modes="locked rcu twostage"
 [ "$window" -le 1000000 ] || die "DEMO_WINDOW_US must be at most 1000000"
+[ "$open_us" -le 1000000 ] || die "DEMO_OPEN_US must be at most 1000000"
 [ "$threads" -ge 1 ] && [ "$threads" -le 16 ] || die "DEMO_THREADS must be 1..16"
 
 outdir="$DRVREG_OUT/demo"
 mkdir -p "$outdir"
 if [ "$kernel" = debug ]; then timeout_s=3600; else timeout_s=900; fi
 
-# The guest side: identical for both modes but for MODE.
-guest_cmd() {
+# The racy guest: the core with allow_racy=1, racy mode, one storm with a progress line
+# every cycle (the last one before the fault tells how far it got).
+racy_cmd() {
 	cat <<GUEST
 D=/sys/kernel/drvreg
 modprobe drvreg allow_racy=1
 echo $window > \$D/race_window_us
 echo $threads > \$D/stress/threads
 echo sample0 > \$D/stress/target
-echo $1 > \$D/mode
+echo racy > \$D/mode
 echo "demo: mode=\$(cat \$D/mode) window_us=\$(cat \$D/race_window_us) threads=\$(cat \$D/stress/threads) cpus=\$(grep -c ^processor /proc/cpuinfo)"
 echo 1 > \$D/stress/running
-/kselftest/drvreg/unload_storm.sh -c $cycles -s $seconds -e $2 -S
+/kselftest/drvreg/unload_storm.sh -c $cycles -s $seconds -e 1 -S -p delay_us=$open_us
 rc=\$?
 echo 0 > \$D/stress/running
-sed 's/^/demo: stat /' \$D/stats
-sed -n 's/^/demo: stress /p' \$D/stress/iterations
 exit \$rc
 GUEST
 }
 
-# run MODE EVERY EXPECT_SPLAT: boots the guest, prints the interesting lines live.
+# The safe guest: for each safe mode, a fresh core (no allow_racy) in that mode, one
+# storm, the stats after it ('demo: <mode> stat <key> <value>'), then the core unloaded.
+# 'demo: run <mode>' starts a mode's part of the log.
+safe_cmd() {
+	cat <<GUEST
+D=/sys/kernel/drvreg
+rc=0
+for m in $safe_modes; do
+	echo "demo: run \$m"
+	modprobe drvreg || rc=1
+	echo $window > \$D/race_window_us
+	echo $threads > \$D/stress/threads
+	echo sample0 > \$D/stress/target
+	echo \$m > \$D/mode || rc=1
+	echo "demo: mode=\$(cat \$D/mode) window_us=\$(cat \$D/race_window_us) threads=\$(cat \$D/stress/threads) cpus=\$(grep -c ^processor /proc/cpuinfo)"
+	echo 1 > \$D/stress/running
+	/kselftest/drvreg/unload_storm.sh -c $safe_cycles -s $seconds -e 100 -S -p delay_us=$open_us || rc=1
+	echo 0 > \$D/stress/running
+	sed "s/^/demo: \$m stat /" \$D/stats
+	sed -n "s/^/demo: \$m stress /p" \$D/stress/iterations
+	rmmod drvreg_sample 2>/dev/null
+	rmmod drvreg || { echo "demo: \$m: the core would not unload"; rc=1; }
+done
+exit \$rc
+GUEST
+}
+
+# run NAME CMD LIVE EXPECT_SPLAT: boots the guest, prints the lines matching LIVE as they come.
 run() {
-	local mode=$1 log="$outdir/$1-$kernel.log" rc
-	say "booting the $kernel kernel for the $mode run ($cycles cycles max, window ${window} us, $threads workers)"
+	local name=$1 log="$outdir/$1-$kernel.log" rc
+	say "booting the $kernel kernel for the $name run, window ${window} us, $threads workers"
 	set +e
-	CMD="$(guest_cmd "$mode" "$2")" KERNEL=$kernel VM_LOG="$log" VM_TIMEOUT=$timeout_s \
-		VM_APPEND="rcupdate.rcu_expedited=1 ${VM_APPEND:-}" VM_EXPECT_SPLAT=$3 \
-		"$DRVREG_ROOT/scripts/vm.sh" 2>&1 | grep --line-buffered -E \
-		"^(drvreg: |demo: mode)|storm: (start|done)|storm: .*cycle=[0-9]*(000|500) |BUG:|Oops:|RIP:" |
-		sed -u "s/^/  $mode| /"
+	CMD="$2" KERNEL=$kernel VM_LOG="$log" VM_TIMEOUT=$timeout_s \
+		VM_APPEND="rcupdate.rcu_expedited=1 ${VM_APPEND:-}" VM_EXPECT_SPLAT=$4 \
+		"$DRVREG_ROOT/scripts/vm.sh" 2>&1 | grep --line-buffered -aE "$3" | sed -u "s/^/  $name| /"
 	rc=${PIPESTATUS[0]}
 	set -e
 	return "$rc"
@@ -108,15 +152,18 @@ run() {
 
 # field LINE KEY: the value of KEY=VALUE in LINE.
 field() { sed -n "s/.*[ :]$2=\([0-9.]*\).*/\1/p" <<<"$1"; }
-# Kernel fault reports in a log.
-faults() { grep -acE "BUG: (unable to handle|KASAN)|general protection fault" "$1" || true; }
+# Kernel fault reports in a log (or on stdin).
+faults() { grep -acE "BUG: (unable to handle|KASAN)|general protection fault" "$@" || true; }
 
+say "racy: up to $cycles cycles; then locked, rcu, twostage: $safe_cycles cycles each, in one boot"
 racy_rc=0
-run racy 1 1 || racy_rc=$?
-locked_rc=0
-run locked 250 0 || locked_rc=$?
+run racy "$(racy_cmd)" "^(drvreg: |demo: mode)|storm: (start|done)|storm: .*cycle=[0-9]*(000|500) |BUG:|Oops:|RIP:" 1 ||
+	racy_rc=$?
+safe_rc=0
+run safe "$(safe_cmd)" "^(drvreg: |demo: mode)|storm: (start|done)|storm: .*cycle=[0-9]*00 |BUG:|Oops:|RIP:|WARNING:|demo: .*would not" 0 ||
+	safe_rc=$?
 
-rlog="$outdir/racy-$kernel.log" llog="$outdir/locked-$kernel.log"
+rlog="$outdir/racy-$kernel.log" slog="$outdir/safe-$kernel.log"
 
 # Racy: the last progress line before the fault tells how far it got.
 # (the last complete one: a line cut short by the oops on the console is skipped)
@@ -139,30 +186,60 @@ else
 	rverdict="NOT REPRODUCED"
 fi
 
-# Locked: the final lines.
-ldone=$(grep -a "storm: done" "$llog" | tail -n 1 || true)
-lfaults=$(faults "$llog")
-lstat() { sed -n "s/^demo: stat $1 //p" "$llog" | tail -n 1; }
-lrefused=$(lstat refused)
-lbusy=$(field "$ldone" busy)
-if [ "$locked_rc" -eq 0 ] && [ "$lfaults" -eq 0 ] && [ -n "$ldone" ] &&
-	[ "${lrefused:-0}" -gt 0 ] && [ "${lbusy:-0}" -gt 0 ]; then
-	lverdict=SAFE
-elif [ "$lfaults" -gt 0 ] || [ "$locked_rc" -ne 0 ]; then
-	lverdict="UNSAFE (see $llog)"
-else
-	lverdict="NOT EXERCISED (no refusals)"
+# The safe modes: each one's part of the safe log, from its 'demo: run' line to the next.
+segment() { awk -v m="$1" '/demo: run / { on = ($0 ~ ("demo: run " m "$")) } on' "$slog" 2>/dev/null | tr -d '\r'; }
+# Splats: faults, and any other kernel warning or report.
+splats() { grep -acE "BUG:|Oops|general protection fault|WARNING:|UBSAN:|Kernel panic|possible .*(deadlock|recursive locking)" || true; }
+declare -A row verdict
+for m in $safe_modes; do
+	seg=$(segment "$m")
+	done_line=$(grep -a "storm: done" <<<"$seg" | tail -n 1 || true)
+	st() { sed -n "s/^demo: $m stat $1 //p" <<<"$seg" | tail -n 1; }
+	actual=$(sed -n 's/^demo: mode=\([a-z]*\) .*/\1/p' <<<"$seg" | head -n 1)
+	refused=$(st refused) busy=$(field "$done_line" busy)
+	errors=$(field "$done_line" errors) nsplat=$(splats <<<"$seg")
+	row[$m]=$(printf '%-8s %7s %9s %9s %8s %7s %7s %14s' "$m" "$(field "$done_line" cycles)" \
+		"$(st lookups)" "$(st hits)" "${refused:--}" "${busy:--}" "$nsplat" -)
+	if [ -z "$seg" ]; then
+		v="NOT RUN (see $slog)"
+	elif [ "$nsplat" -gt 0 ]; then
+		v="UNSAFE (kernel fault or warning, see $slog)"
+	elif [ "$actual" != "$m" ]; then
+		v="NOT RUN (the mode is '$actual', not $m)"
+	elif [ -z "$done_line" ]; then
+		v="STORM NOT DONE (see $slog)"
+	elif [ "${errors:-1}" != 0 ]; then
+		v="STORM ERRORS ($errors, see $slog)"
+	elif [ "${refused:-0}" -eq 0 ]; then
+		v="NOT EXERCISED (no lookup refused)"
+	elif [ "$m" = twostage ] && [ "${busy:-0}" -ne 0 ]; then
+		v="UNEXPECTED (rmmod refused $busy times: a pin held a module reference)"
+	elif [ "$m" != twostage ] && [ "${busy:-0}" -eq 0 ]; then
+		v="NOT EXERCISED (rmmod never refused)"
+	else
+		v=SAFE
+	fi
+	verdict[$m]=$v
+done
+# A guest that failed otherwise (a hang, the core not unloading, ...) fails the safe rows
+# that look fine.
+if [ "$safe_rc" -ne 0 ]; then
+	for m in $safe_modes; do
+		[ "${verdict[$m]}" != SAFE ] || verdict[$m]="FAILED (guest exit $safe_rc, see $slog)"
+	done
 fi
 
 echo
-echo "drvreg demo on the $kernel kernel: $(grep -a -m1 'DRVREG-VM-START' "$llog" | sed 's/.*START: //'), window ${window} us, $threads stress workers"
-printf '%-7s %7s %9s %9s %8s %7s %7s %14s  %s\n' mode cycles lookups hits refused busy faults time-to-fault verdict
-printf '%-7s %7s %9s %9s %8s %7s %7s %14s  %s\n' racy "${rcycles:-0}" "$(field "$rlast" lookups)" \
+echo "drvreg demo on the $kernel kernel: $(cat "$slog" "$rlog" 2>/dev/null | grep -a -m1 'DRVREG-VM-START' | sed 's/.*START: //'), window ${window} us, open ${open_us} us, $threads stress workers"
+printf '%-8s %7s %9s %9s %8s %7s %7s %14s  %s\n' mode cycles lookups hits refused busy faults time-to-fault verdict
+printf '%-8s %7s %9s %9s %8s %7s %7s %14s  %s\n' racy "${rcycles:-0}" "$(field "$rlast" lookups)" \
 	"$(field "$rlast" hits)" "$(field "$rlast" refused)" "$(field "$rlast" busy)" "$rfaults" "$ttf" "$rverdict"
-printf '%-7s %7s %9s %9s %8s %7s %7s %14s  %s\n' locked "$(field "$ldone" cycles)" "$(lstat lookups)" \
-	"$(lstat hits)" "${lrefused:--}" "${lbusy:--}" "$lfaults" - "$lverdict"
-echo "(cycles: load-if-needed + one rmmod attempt; busy: rmmod refused with EAGAIN because a"
-echo " lookup had the module pinned; refused: lookups refused because the module was going)"
+for m in $safe_modes; do
+	printf '%s  %s\n' "${row[$m]}" "${verdict[$m]}"
+done
+echo "(cycles: load-if-needed + one rmmod attempt; refused: lookups refused because the module"
+echo " was going; busy: rmmod refused with EAGAIN because a lookup had the module pinned, 0 in"
+echo " twostage, whose rmmod waits for the pins instead; faults: kernel faults and warnings)"
 if [ -n "$rfault" ]; then
 	echo
 	echo "racy fault report (first lines, full log: $rlog):"
@@ -171,9 +248,12 @@ if [ -n "$rfault" ]; then
 		grep -av "\]  ? " | head -n 10 | sed 's/^/  /'
 fi
 echo
-if [ "$rverdict" = "RACE REPRODUCED" ] && [ "$lverdict" = SAFE ]; then
-	echo "demo: RACE REPRODUCED with the 2002 lookup; SAFE with the driver lock"
+ok=1
+[ "$rverdict" = "RACE REPRODUCED" ] || ok=""
+for m in $safe_modes; do [ "${verdict[$m]}" = SAFE ] || ok=""; done
+if [ -n "$ok" ]; then
+	echo "demo: RACE REPRODUCED with the 2002 lookup; SAFE with the driver lock, RCU and two-stage"
 	exit 0
 fi
-echo "demo: FAILED: racy: $rverdict; locked: $lverdict"
+echo "demo: FAILED: racy: $rverdict; locked: ${verdict[locked]}; rcu: ${verdict[rcu]}; twostage: ${verdict[twostage]}"
 exit 1

@@ -13,6 +13,12 @@ DRVREG_TEST_DIR=$(dirname "$(readlink -f "$0")")
 D=/sys/kernel/drvreg
 KTAP_TESTNO=1
 
+# The lookup mode the suites run in (/sys/kernel/drvreg/mode), from the environment: one
+# of the safe modes, locked (the default), rcu or twostage. Every place that loads the
+# core sets it (drvreg_set_mode); tests whose expectation differs by mode branch on it.
+DRVREG_SAFE_MODES="locked rcu twostage"
+DRVREG_MODE=${DRVREG_MODE:-locked}
+
 # Skip everything (exit 4) unless we are root and the modules are installed.
 drvreg_require_modules() {
 	if [ "$(id -u)" != 0 ]; then
@@ -28,6 +34,36 @@ drvreg_require_modules() {
 }
 
 msg() { ktap_print_msg "$@"; }
+
+# Bails out (a failure, not a skip) unless DRVREG_MODE is one of the safe modes: a run
+# asked for in another mode must not pass in the default one.
+drvreg_check_mode() {
+	case " $DRVREG_SAFE_MODES " in
+	*" $DRVREG_MODE "*) ;;
+	*)
+		ktap_print_header
+		ktap_exit_fail_msg "DRVREG_MODE='$DRVREG_MODE' is not a safe lookup mode (one of: $DRVREG_SAFE_MODES)"
+		;;
+	esac
+}
+
+# Sets the lookup mode to DRVREG_MODE after the core was (re)loaded, and checks that it
+# took; fails the current test otherwise.
+drvreg_set_mode() {
+	got=$(attr_write "$D/mode" "$DRVREG_MODE")
+	[ "$got" = OK ] || fail "writing '$DRVREG_MODE' to $D/mode: $got" || return
+	[ "$(cat "$D/mode")" = "$DRVREG_MODE" ] || fail "mode is '$(cat "$D/mode")' after writing '$DRVREG_MODE'"
+}
+
+# drvreg_load_core [PARAMS]: modprobe drvreg with PARAMS, then set DRVREG_MODE.
+drvreg_load_core() {
+	modprobe drvreg "$@" || fail "modprobe drvreg $*" || return
+	drvreg_set_mode
+}
+
+# True in twostage mode: pins hold no module reference, so rmmod of a pinned driver's
+# owner waits for the pin instead of failing.
+twostage() { [ "$DRVREG_MODE" = twostage ]; }
 
 # Fails the current test with a message.
 fail() {
@@ -89,6 +125,11 @@ stats_add_up() {
 # A value of a driver's status text: status_value DRIVER KEY.
 status_value() { sed -n "s/^$2 //p" "$D/drivers/$1/status"; }
 
+# dmesg_count TEXT: how many kernel log lines contain TEXT. Tests compare counts from
+# before and after, since the log keeps the lines of earlier runs (make check runs the
+# suites once per lookup mode in one boot).
+dmesg_count() { dmesg | grep -cF -- "$1"; }
+
 # Runs a command as an unprivileged user, if the system has one.
 have_nobody() { id nobody >/dev/null 2>&1; }
 as_nobody() { su -s /bin/sh nobody -c "$1"; }
@@ -114,6 +155,64 @@ wait_for() {
 		i=$((i + 1))
 		[ $i -ge "${2:-100}" ] && return 1
 		sleep 0.1
+	done
+}
+
+# rmmod_waits_for_pin MODULE DRIVER DROP-COMMAND (twostage): DRIVER of MODULE is pinned;
+# the pin holds no module reference, so 'rmmod MODULE' is not refused: it blocks in the
+# module's exit (drvreg_unregister) until the pin is dropped. Starts rmmod in the
+# background and checks, over about a second, that it keeps running, that MODULE is
+# going, that DRIVER can no longer be looked up (ENODEV: owner going, or ENOENT:
+# unregistering), that its directory stays (its attributes fail while it unregisters)
+# and that the pin is still counted; then drops the pin with DROP-COMMAND (evaluated)
+# and checks that rmmod exits 0 and that DRIVER's directory is gone. Nothing else may
+# pin a driver meanwhile.
+rmmod_waits_for_pin() {
+	mod=$1 drv=$2 err=/tmp/drvreg-rmmod.$$
+	rmmod "$mod" 2>"$err" &
+	rpid=$!
+	why=$(rmmod_still_waiting "$mod" "$drv" $rpid)
+	eval "$3" || why="${why:-dropping the pin ($3) failed}"
+	wait $rpid
+	rc=$?
+	out=$(cat "$err")
+	rm -f "$err"
+	[ -z "$why" ] || fail "$why" || return
+	[ $rc -eq 0 ] || fail "rmmod $mod exited $rc ('$out') after the pin was dropped" || return
+	[ ! -d "/sys/module/$mod" ] || fail "$mod is still loaded" || return
+	[ ! -d "$D/drivers/$drv" ] || fail "$D/drivers/$drv survived rmmod"
+}
+
+# rmmod_still_waiting MODULE DRIVER PID: the checks of rmmod_waits_for_pin while the pin
+# is held, five times over about a second; prints what went wrong, if anything.
+rmmod_still_waiting() {
+	i=0
+	while [ $i -lt 5 ]; do
+		sleep 0.2
+		i=$((i + 1))
+		kill -0 "$3" 2>/dev/null || {
+			echo "rmmod $1 ended while $2 was pinned (it must wait for the pin)"
+			return
+		}
+		st=$(cat "/sys/module/$1/initstate" 2>/dev/null)
+		[ "$st" = going ] || {
+			echo "$1 initstate is '$st' while rmmod waits, expected going"
+			return
+		}
+		got=$(attr_write "$D/lookup" "$2")
+		[ "$got" = ENODEV ] || [ "$got" = ENOENT ] || {
+			echo "lookup of $2 while its module is going: $got, expected ENODEV or ENOENT"
+			return
+		}
+		[ -d "$D/drivers/$2" ] || {
+			echo "$D/drivers/$2 went while rmmod waits (it must stay until the pin is dropped)"
+			return
+		}
+		p=$(dstat pins)
+		[ "$p" = 1 ] || {
+			echo "stats say pins=$p while rmmod waits for $2's pin, expected 1"
+			return
+		}
 	done
 }
 

@@ -3,7 +3,10 @@
 #
 # drvreg registry tests: module loading and dependencies, owner pinning against rmmod,
 # failed init, drivers that are not live yet, C and Rust drivers alike, sysfs, stats and
-# bad input. Prints KTAP; exits 0 (all passed), 1 (a failure) or 4 (skipped).
+# bad input. Runs in the lookup mode DRVREG_MODE (locked, the default, rcu or twostage;
+# see drvreg_lib.sh): in twostage a pin holds no module reference, so rmmod of a pinned
+# driver's module waits for the pin instead of being refused. Prints KTAP; exits 0 (all
+# passed), 1 (a failure) or 4 (skipped).
 
 . "$(dirname "$(readlink -f "$0")")/drvreg_lib.sh"
 
@@ -11,7 +14,8 @@ test_load_core() {
 	modprobe drvreg || fail "modprobe drvreg failed" || return
 	[ -d "$D/drivers" ] && [ -d "$D/stress" ] || fail "$D is incomplete" || return
 	[ "$(cat "$D/mode")" = locked ] || fail "mode is not 'locked' by default" || return
-	[ "$(dstat lookups)" = 0 ] && [ "$(dstat drivers)" = 0 ] || fail "fresh core has non-zero stats"
+	[ "$(dstat lookups)" = 0 ] && [ "$(dstat drivers)" = 0 ] || fail "fresh core has non-zero stats" || return
+	drvreg_set_mode
 }
 
 # modprobe of a driver module loads the core first (modpost recorded the dependency).
@@ -20,7 +24,8 @@ test_modprobe_loads_core() {
 	modprobe drvreg_sample || fail "modprobe drvreg_sample failed" || return
 	[ -d /sys/module/drvreg ] || fail "drvreg was not loaded as a dependency" || return
 	grep -q "^drvreg_sample .* drvreg" /proc/modules ||
-		grep -q "^drvreg .*drvreg_sample" /proc/modules || fail "no dependency in /proc/modules"
+		grep -q "^drvreg .*drvreg_sample" /proc/modules || fail "no dependency in /proc/modules" || return
+	drvreg_set_mode
 }
 
 test_rmmod_core_refused() {
@@ -101,15 +106,24 @@ test_duplicate_name() {
 	modprobe "$1" count=2 || fail "reloading $1"
 }
 
-# pinned_rmmod MODULE DRIVER: a pin held by a slow open makes rmmod fail with
-# EAGAIN/EBUSY; once it is dropped rmmod succeeds.
-test_rmmod_refused_while_pinned() {
-	mod=$1 drv=$2
+# test_rmmod_while_pinned MODULE DRIVER: a pin held by a slow open (a lookup writing to
+# $D/lookup). locked, rcu: the pin holds a module reference and rmmod fails with
+# EAGAIN/EBUSY; once it is dropped rmmod succeeds. twostage: the pin holds no module
+# reference and rmmod waits for it (rmmod_waits_for_pin), then succeeds.
+test_rmmod_while_pinned() {
+	mod=$1 drv=$2 delay=3000000
+	# (twostage: the pin must outlast rmmod_waits_for_pin's second of checks)
+	! twostage || delay=5000000
 	rmmod "$mod" 2>/dev/null
-	modprobe "$mod" delay_us=3000000 || fail "modprobe $mod delay_us=3000000" || return
+	modprobe "$mod" delay_us=$delay || fail "modprobe $mod delay_us=$delay" || return
 	echo "$drv" >"$D/lookup" &
 	pid=$!
 	wait_for "[ \"\$(cat $D/drivers/$drv/pins)\" = 1 ]" || fail "$drv never got pinned" || return
+	if twostage; then
+		rmmod_waits_for_pin "$mod" "$drv" "wait $pid" || return
+		[ "$(dstat pins)" = 0 ] || fail "pins left: $(dstat pins)"
+		return
+	fi
 	out=$(rmmod "$mod" 2>&1)
 	rc=$?
 	wait $pid
@@ -161,12 +175,23 @@ test_call_all() {
 }
 
 # Another module pins a driver through the exported ABI (drvreg_get and friends): the
-# driver's module cannot be unloaded until the client lets go.
+# driver's module cannot be unloaded until the client lets go. locked, rcu: rmmod is
+# refused; twostage: rmmod waits until the client unloads (drvreg_sample is loaded again
+# afterwards, with count=2, for the tests that follow).
 test_client_pins() {
 	o=$(status_value sample1 opens) r=$(status_value sample1 releases)
 	modprobe drvreg_client target=sample1 || fail "modprobe drvreg_client target=sample1" || return
 	[ "$(cat "$D/drivers/sample1/pins")" = 1 ] || fail "sample1 is not pinned by the client" || return
 	[ "$(status_value sample1 opens)" -eq $((o + 1)) ] || fail "the client did not open sample1" || return
+	if twostage; then
+		rel=$(dmesg_count "released sample1; dropping the pin")
+		rmmod_waits_for_pin drvreg_sample sample1 "rmmod drvreg_client" || return
+		[ "$(dstat pins)" = 0 ] || fail "pin not dropped by the client: pins=$(dstat pins)" || return
+		[ "$(dmesg_count "released sample1; dropping the pin")" -eq $((rel + 1)) ] ||
+			fail "the client did not release sample1" || return
+		modprobe drvreg_sample count=2 || fail "reloading drvreg_sample count=2"
+		return
+	fi
 	out=$(rmmod drvreg_sample 2>&1) && fail "rmmod drvreg_sample succeeded while the client pins it" && return 1
 	e=$(errno_of "$out")
 	[ "$e" = EAGAIN ] || [ "$e" = EBUSY ] || fail "rmmod drvreg_sample: '$out'" || return
@@ -177,20 +202,21 @@ test_client_pins() {
 
 test_client_absent_target() {
 	ko=$(find /lib/modules/"$(uname -r)" -name drvreg_client.ko | head -n 1)
+	n=$(dmesg_count "cannot pin no_such_driver")
 	insmod "$ko" target=no_such_driver 2>/dev/null && fail "client loaded without its target" && return 1
 	[ ! -d /sys/module/drvreg_client ] || fail "drvreg_client is loaded" || return
-	dmesg | grep -q "cannot pin no_such_driver" || fail "no 'cannot pin' message"
+	[ "$(dmesg_count "cannot pin no_such_driver")" -gt "$n" ] || fail "no 'cannot pin' message"
 }
 
 # Rusty Russell: a module cannot pin itself. The sample's selfpin=1 tries; the core must
 # refuse with EDEADLK (the sample fails to load otherwise).
 test_self_pin_refused() {
 	rmmod drvreg_sample || fail "rmmod drvreg_sample" || return
-	sp=$(dstat self_pins)
+	sp=$(dstat self_pins) n=$(dmesg_count "pinning my own sample0 was refused with EDEADLK")
 	modprobe drvreg_sample count=2 selfpin=1 || fail "self-pin was not refused" || return
 	[ "$(dstat self_pins)" -eq $((sp + 1)) ] || fail "self_pins did not count the refusal" || return
 	[ "$(cat "$D/drivers/sample0/pins")" = 0 ] || fail "sample0 is pinned" || return
-	dmesg | grep -q "pinning my own sample0 was refused with EDEADLK" || fail "no refusal message"
+	[ "$(dmesg_count "pinning my own sample0 was refused with EDEADLK")" -gt "$n" ] || fail "no refusal message"
 }
 
 test_stats_add_up() {
@@ -215,7 +241,7 @@ test_knobs_bad_input() {
 	expect_write "$D/mode" "" EINVAL || return
 	expect_write "$D/mode" lockedx EINVAL || return
 	expect_write "$D/mode" racy EPERM || return
-	[ "$(cat "$D/mode")" = locked ] || fail "mode changed" || return
+	[ "$(cat "$D/mode")" = "$DRVREG_MODE" ] || fail "mode changed to $(cat "$D/mode")" || return
 	expect_write "$D/race_window_us" 17 OK || return
 	for v in "" -1 abc 1000001 99999999999 "1 2"; do
 		expect_write "$D/race_window_us" "$v" EINVAL || return
@@ -254,7 +280,7 @@ test_unregister_waits_for_pins() {
 	modprobe drvreg_sample_c count=2 || fail "modprobe drvreg_sample_c count=2" || return
 	modprobe drvreg_client target=sample_c0 || fail "modprobe drvreg_client target=sample_c0" || return
 	[ "$(cat "$D/drivers/sample_c0/pins")" = 1 ] || fail "sample_c0 is not pinned by the client" || return
-	unreg=$(dstat unregistered)
+	unreg=$(dstat unregistered) nmsg=$(dmesg_count "sample_c0: unregistered at run time")
 	echo 0 >"$P/unregister" &
 	upid=$!
 	# Unregistering has started once a lookup no longer finds the driver.
@@ -273,6 +299,8 @@ test_unregister_waits_for_pins() {
 	[ "$(dstat unregistered)" = $((unreg + 1)) ] || fail "unregistration not counted" || return
 	[ ! -e "$D/drivers/sample_c0" ] || fail "sample_c0's directory survived" || return
 	# Every open was released by the time drvreg_unregister() returned.
+	[ "$(dmesg_count "sample_c0: unregistered at run time")" -eq $((nmsg + 1)) ] ||
+		fail "no new 'sample_c0: unregistered at run time' message" || return
 	line=$(dmesg | grep -o 'sample_c0: unregistered at run time (opens [0-9]*, releases [0-9]*)' | tail -n 1)
 	o=$(echo "$line" | sed -n 's/.*opens \([0-9]*\),.*/\1/p')
 	r=$(echo "$line" | sed -n 's/.*releases \([0-9]*\))/\1/p')
@@ -305,6 +333,7 @@ test_many_drivers() {
 }
 
 test_unload_all() {
+	[ "$(cat "$D/mode")" = "$DRVREG_MODE" ] || fail "the mode is $(cat "$D/mode"), not $DRVREG_MODE: the run was not in that mode" || return
 	rmmod drvreg_sample drvreg_sample_c || fail "rmmod of the samples failed" || return
 	[ "$(dstat drivers)" = 0 ] || fail "drivers left: $(dstat drivers)" || return
 	[ -z "$(ls "$D/drivers")" ] || fail "driver directories left: $(ls "$D/drivers")" || return
@@ -313,11 +342,12 @@ test_unload_all() {
 	[ ! -e "$D" ] || fail "$D left behind"
 }
 
+drvreg_check_mode
 drvreg_require_modules
 drvreg_cleanup
 ktap_print_header
 ktap_set_plan 29
-run_test "load the core" test_load_core
+run_test "load the core, set lookup mode $DRVREG_MODE" test_load_core
 run_test "modprobe of a driver module loads the core" test_modprobe_loads_core
 run_test "rmmod drvreg refused while a driver module is loaded" test_rmmod_core_refused
 run_test "load the Rust and C samples" test_load_samples
@@ -327,7 +357,11 @@ run_test "rust: lookup opens and releases once" test_lookup_opens_and_releases s
 run_test "c: lookup opens and releases once" test_lookup_opens_and_releases sample_c1
 run_test "C and Rust status texts have the same keys" test_c_and_rust_alike
 run_test "call_all opens and releases every driver once" test_call_all
-run_test "a client module pins a driver; rmmod refused until it unloads" test_client_pins
+if twostage; then
+	run_test "twostage: a client module pins a driver; rmmod waits until it unloads" test_client_pins
+else
+	run_test "a client module pins a driver; rmmod refused until it unloads" test_client_pins
+fi
 run_test "a client cannot pin an absent driver" test_client_absent_target
 run_test "a module cannot pin its own driver (EDEADLK)" test_self_pin_refused
 run_test "rust: duplicate name fails the load with EBUSY" test_duplicate_name drvreg_sample "name=sample_c"
@@ -336,8 +370,13 @@ run_test "stats add up" test_stats_add_up
 run_test "lookup rejects malformed and unknown names" test_lookup_bad_input
 run_test "control knobs reject bad input and change nothing" test_knobs_bad_input
 run_test "writable attributes are root-only" test_non_root_refused
-run_test "rust: rmmod refused while pinned, allowed after" test_rmmod_refused_while_pinned drvreg_sample sample0
-run_test "c: rmmod refused while pinned, allowed after" test_rmmod_refused_while_pinned drvreg_sample_c sample_c0
+if twostage; then
+	run_test "rust: twostage: rmmod waits while pinned, completes after" test_rmmod_while_pinned drvreg_sample sample0
+	run_test "c: twostage: rmmod waits while pinned, completes after" test_rmmod_while_pinned drvreg_sample_c sample_c0
+else
+	run_test "rust: rmmod refused while pinned, allowed after" test_rmmod_while_pinned drvreg_sample sample0
+	run_test "c: rmmod refused while pinned, allowed after" test_rmmod_while_pinned drvreg_sample_c sample_c0
+fi
 run_test "failed init leaves no trace" test_failed_init_leaves_no_trace
 run_test "drivers of a module still in init are refused" test_coming_driver_refused
 run_test "stats add up after refusals" test_stats_add_up

@@ -8,7 +8,9 @@
 #
 # Each cycle loads MODULE with modprobe if it is not loaded, then tries rmmod once.
 # An rmmod refused with EAGAIN/EWOULDBLOCK or EBUSY is the fix at work (the module was
-# pinned by a lookup) and counts as "busy"; any other failure counts as an error.
+# pinned by a lookup: drvreg's locked and rcu modes) and counts as "busy"; any other
+# failure counts as an error. (In drvreg's twostage mode a pin holds no module reference:
+# rmmod is not refused, it waits in the module's exit for the pins in flight.)
 # Stops after CYCLES cycles or SECONDS seconds, whichever comes first (default 1000
 # cycles, no time limit). Prints a progress line every EVERY cycles (default 100) and
 # a final line:
