@@ -15,6 +15,11 @@
 #     boot, the modes in sequence) on the base and debug lanes (and a KDIR tree); latest
 #     and distro run in locked mode only.
 #
+# Then the figures scripts check, as results: the kselftests' METRIC lines (the fuzz on
+# base, failslab's six paths on debug: a missing line fails), a short soak on base and
+# debug (scripts/soak.sh --check: its METRIC line), and a short bench on debug (every cell
+# runs, no splat); on the first lane also the bench scripts' self-test.
+#
 # Every result line is printed prefixed with the kernel's name, and a kselftest result
 # with its lookup mode too ('base: ok 1 [rcu] selftests: drvreg: ...'). Counted: each build and
 # lint step, each harness test, and each innermost kselftest result (a subtest line the
@@ -57,6 +62,19 @@ count() {
 	skip) skipped=$((skipped + $3)) ls[$2]=$((${ls[$2]:-0} + $3)) ;;
 	esac
 }
+# metric KERNEL LINE NAME: one result for a METRIC line ('# METRIC <name> ... verdict=...'):
+# ok on verdict=PASS, fail on FAIL or when the line is missing.
+metric() {
+	local line=${2#\# }
+	if [ -z "$line" ]; then
+		res fail "$1" "METRIC $3: missing"
+	elif [[ "$line" == *" verdict=PASS"* ]]; then
+		res ok "$1" "$line"
+	else
+		res fail "$1" "$line"
+	fi
+}
+
 # Show the interesting part of a failed step's log.
 show() {
 	local n
@@ -261,6 +279,14 @@ for k in $kernels; do
 			res fail "$kname" "harness self-test did not run"
 			show "$clog/$kname-harness.log"
 		}
+
+		# --- bench scripts self-test (host only: a fake kernel interface) -------------
+		if "$DRVREG_ROOT/scripts/harness/bench-selftest.sh" >"$clog/$kname-bench-selftest.log" 2>&1; then
+			res ok "$kname" "bench scripts self-test: $(grep -ac '^ok ' "$clog/$kname-bench-selftest.log") passed"
+		else
+			res fail "$kname" "bench scripts self-test"
+			show "$clog/$kname-bench-selftest.log"
+		fi
 	fi
 
 	# --- kselftests in the guest, once per lookup mode --------------------------------
@@ -327,5 +353,37 @@ for k in $kernels; do
 	done
 	f=$fsum
 	[ "$f" = 0 ] && [ "$vrc" = 0 ] || echo "#   console log: $vlog"
+
+	# --- METRIC lines of the kselftests: fuzz on base, failslab on debug ---------------
+	want=""
+	case "$kname" in
+	base) want="fuzz" ;;
+	debug) want="failslab:register-rust failslab:register-c failslab:workers failslab:call_all failslab:lookup failslab:status" ;;
+	esac
+	mlines=$(sed -n "s/\r\$//; s/^DRVREG-KTAP\[[a-z]*\]: //p" "$vlog" | grep -ao 'METRIC [a-z_]* .*')
+	for w in $want; do
+		name=${w%%:*} path=""
+		[ "$name" = "$w" ] || path=${w#*:}
+		line=$(grep -a "^METRIC $name " <<<"$mlines" | { if [ -n "$path" ]; then grep -a " path=$path "; else cat; fi; } | tail -n 1)
+		metric "$kname" "$line" "$w"
+	done
+
+	# --- the short soak (base, debug) and the short bench (debug) ---------------------
+	case "$kname" in
+	base | debug)
+		drvreg_step "[$kname] short soak (scripts/soak.sh --check: 500 cycles x 4 workers, 20 core cycles)" \
+			"$clog/$kname-soak.log" env KERNEL="$kname" SOAK_FRESH=1 DRVREG_SETUP_DONE=full "$DRVREG_ROOT/scripts/soak.sh" --check
+		metric "$kname" "$(grep -a '^# METRIC soak ' "$clog/$kname-soak.log" | tail -n 1)" soak
+		;;
+	esac
+	if [ "$kname" = debug ]; then
+		if drvreg_step "[debug] short bench (a correctness run: every cell, no splat)" "$clog/debug-bench.log" \
+			env KERNEL=debug DRVREG_SETUP_DONE=full "$DRVREG_ROOT/scripts/bench.sh" --short; then
+			res ok debug "bench --short: $(grep -ac '^bench mode=' "$clog/debug-bench.log") cells, no splat"
+		else
+			res fail debug "bench --short"
+			show "$clog/debug-bench.log"
+		fi
+	fi
 done
 finish

@@ -79,11 +79,11 @@ echo "$threads" >"$D/stress/threads"
 echo sample0 >"$D/stress/target"
 echo 1 >"$D/stress/running"
 
-( while :; do echo sample_c0 >"$D/lookup"; done ) 2>/dev/null &
+( while :; do echo sample_c0 >"$D/lookup"; usleep 2000; done ) 2>/dev/null &
 pinner=$!
 reader=""
 if id nobody >/dev/null 2>&1; then
-	su -s /bin/sh nobody -c "while :; do cat $D/drivers/*/* >/dev/null 2>&1; done" &
+	su -s /bin/sh nobody -c "while :; do cat $D/drivers/*/* >/dev/null 2>&1; usleep 5000; done" &
 	reader=$!
 fi
 
@@ -94,9 +94,7 @@ while [ $i -lt "$cycles" ]; do
 	load drvreg_sample
 	load drvreg_sample_c count=2
 	load drvreg_client target=sample_c1
-	for f in "$D"/drivers/*/*; do
-		cat "$f" >/dev/null 2>&1
-	done
+	cat "$D"/drivers/*/* >/dev/null 2>&1
 	unload drvreg_client
 	unload drvreg_sample
 	unload drvreg_sample_c
