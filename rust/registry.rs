@@ -546,6 +546,28 @@ impl Registry {
         Ok(DriverPin::new(self, &slot.rec, Hold::Module(module)))
     }
 
+    /// The lockless part every index lookup shares: finds `name` under `guard`, refuses a
+    /// driver of `caller` (`EDEADLK`), busy-waits `window_us` (nothing may sleep in the
+    /// read-side section), and returns the record with a view of its owner, both valid
+    /// while `guard` is held.
+    fn find_rcu<'g>(
+        &'g self,
+        guard: &'g Guard,
+        name: &Name,
+        caller: Option<Owner>,
+        window_us: u32,
+    ) -> Result<(&'g Record, ModuleView<'g>)> {
+        let rec = self.index.find(guard, name.hash(), name).ok_or(ENOENT)?;
+        if caller == Some(rec.owner) {
+            return Err(edeadlk());
+        }
+        spin_us(window_us);
+        // SAFETY: `rec` was found in the index under `guard`: by the type invariants its
+        // owner stays allocated while `guard` is held, and the view borrows `guard`.
+        let owner = unsafe { ModuleView::new(rec.owner) };
+        Ok((rec, owner))
+    }
+
     /// Looks `name` up and pins it without a lock: an RCU walk of the index, a module
     /// reference on a `LIVE` owner, then the pin counted unless the record is dying.
     /// `window_us` is busy-waited between finding and pinning (nothing may sleep in the
@@ -557,14 +579,7 @@ impl Registry {
         window_us: u32,
     ) -> Result<DriverPin<'_>> {
         let guard = Guard::new();
-        let rec = self.index.find(&guard, name.hash(), name).ok_or(ENOENT)?;
-        if caller == Some(rec.owner) {
-            return Err(edeadlk());
-        }
-        spin_us(window_us);
-        // SAFETY: `rec` was found in the index under `guard`: by the type invariants its
-        // owner stays allocated while `guard` is held, and the view does not outlive it.
-        let owner = unsafe { ModuleView::new(rec.owner) };
+        let (rec, owner) = self.find_rcu(&guard, name, caller, window_us)?;
         let module = owner.try_get().ok_or(ENODEV)?;
         if !rec.try_count() {
             // Unregistering: `module` is put on the way out.
@@ -587,14 +602,7 @@ impl Registry {
         let mut wake = false;
         let res = (|| {
             let guard = Guard::new();
-            let rec = self.index.find(&guard, name.hash(), name).ok_or(ENOENT)?;
-            if caller == Some(rec.owner) {
-                return Err(edeadlk());
-            }
-            spin_us(window_us);
-            // SAFETY: `rec` was found in the index under `guard`: by the type invariants
-            // its owner stays allocated while `guard` is held, and the view is not kept.
-            let owner = unsafe { ModuleView::new(rec.owner) };
+            let (rec, owner) = self.find_rcu(&guard, name, caller, window_us)?;
             if owner.state() != ModuleState::Live {
                 return Err(ENODEV);
             }
@@ -632,13 +640,8 @@ impl Registry {
     /// `try_module_get` / `module_put` on the owner. Whether both succeeded.
     pub fn probe_modref(&self, name: &Name) -> bool {
         let guard = Guard::new();
-        let Some(rec) = self.index.find(&guard, name.hash(), name) else {
-            return false;
-        };
-        // SAFETY: `rec` was found in the index under `guard`: by the type invariants its
-        // owner stays allocated while `guard` is held, and the view is not kept.
-        let owner = unsafe { ModuleView::new(rec.owner) };
-        owner.try_get().is_some()
+        self.find_rcu(&guard, name, None, 0)
+            .is_ok_and(|(_, owner)| owner.try_get().is_some())
     }
 
     /// The descriptor of the live driver `name`. The pointer is valid only while the lock
