@@ -82,23 +82,26 @@ inject_load() {
 	report "$1" $((n - 1)) $enomem $dirty
 }
 
-# inject_write PATH FILE VALUE [UNDO]: the same for a write by this shell: echo is a
-# builtin and { } does not fork, so the write runs in this task; /proc/self/fail-nth
-# reads 0 once a failure was injected. UNDO runs after the successful write.
-inject_write() {
+# inject_op PATH 'COMMAND' [UNDO]: the same for a shell builtin COMMAND (a write with echo,
+# a read with read): { } does not fork, so it runs in this task, and
+# /proc/self/fail-nth reads 0 once a failure was injected. UNDO runs after the success.
+inject_op() {
 	n=1 enomem=0 dirty=0
 	while [ $n -lt "$MAX_SITES" ]; do
 		before=$(state)
 		echo $n >/proc/self/fail-nth
-		{ echo "$3" >"$2"; } 2>/tmp/failslab.err
+		{ eval "$2"; } 2>/tmp/failslab.err
 		rc=$?
 		read -r left </proc/self/fail-nth
 		echo 0 >/proc/self/fail-nth
+		if [ "$left" != 0 ]; then
+			# Nothing was injected: every allocation on the path has been failed once.
+			[ $rc = 0 ] || { dirty=$((dirty + 1)); msg "$1: failed with no failure injected: $(cat /tmp/failslab.err)"; }
+			break
+		fi
 		if [ $rc = 0 ]; then
-			[ "$left" = 0 ] || break
-			# A failure was injected and the write still succeeded: it was absorbed.
 			dirty=$((dirty + 1))
-			msg "$1: failing allocation $n: the write succeeded anyway"
+			msg "$1: failing allocation $n: the operation succeeded anyway"
 			break
 		fi
 		out=$(cat /tmp/failslab.err)
@@ -109,32 +112,7 @@ inject_write() {
 		[ "$before" = "$(state)" ] || { dirty=$((dirty + 1)); msg "$1: failing allocation $n left: $(state)"; }
 		n=$((n + 1))
 	done
-	[ -z "${4:-}" ] || eval "$4"
-	report "$1" $((n - 1)) $enomem $dirty
-}
-
-# inject_read PATH FILE: the same for a read (the read builtin runs in this task).
-inject_read() {
-	n=1 enomem=0 dirty=0
-	while [ $n -lt "$MAX_SITES" ]; do
-		before=$(state)
-		echo $n >/proc/self/fail-nth
-		{ read -r line <"$2"; } 2>/tmp/failslab.err
-		rc=$?
-		read -r left </proc/self/fail-nth
-		echo 0 >/proc/self/fail-nth
-		if [ $rc = 0 ] || [ "$left" != 0 ]; then
-			[ "$left" = 0 ] && { dirty=$((dirty + 1)); msg "$1: failing allocation $n: the read succeeded anyway"; }
-			break
-		fi
-		out=$(cat /tmp/failslab.err)
-		case "$out" in
-		*"allocate memory"*) enomem=$((enomem + 1)) ;;
-		*) dirty=$((dirty + 1)); msg "$1: failing allocation $n: $out" ;;
-		esac
-		[ "$before" = "$(state)" ] || { dirty=$((dirty + 1)); msg "$1: failing allocation $n left: $(state)"; }
-		n=$((n + 1))
-	done
+	[ -z "${3:-}" ] || eval "$3"
 	report "$1" $((n - 1)) $enomem $dirty
 }
 
@@ -149,14 +127,14 @@ test_register_c() { inject_load register-c drvreg_sample_c; }
 test_workers() {
 	modprobe drvreg_sample || fail "cannot load drvreg_sample" || return
 	echo 4 >"$D/stress/threads"
-	inject_write workers "$D/stress/running" 1 'echo 0 >"$D/stress/running"'
+	inject_op workers 'echo 1 >"$D/stress/running"' 'echo 0 >"$D/stress/running"'
 }
 test_call_all() {
 	modprobe drvreg_sample_c || fail "cannot load drvreg_sample_c" || return
-	inject_write call_all "$D/call_all" 1
+	inject_op call_all 'echo 1 >"$D/call_all"'
 }
-test_lookup() { inject_write lookup "$D/lookup" sample0; }
-test_status() { inject_read status "$D/drivers/sample_c0/status"; }
+test_lookup() { inject_op lookup 'echo sample0 >"$D/lookup"'; }
+test_status() { inject_op status 'read -r line <"$D/drivers/sample_c0/status"'; }
 
 ktap_print_header
 ktap_set_plan 7
