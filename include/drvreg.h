@@ -108,9 +108,13 @@ int __drvreg_register(struct drvreg_driver *drv, struct module *owner);
 void drvreg_unregister(struct drvreg_driver *drv);
 
 /*
- * drvreg_get - look @name up and pin it, on behalf of the module @caller.
- * Returns 0, -ENOENT (no such driver), -ENODEV (its owner is not live: still in init,
- * or unloading) or -EDEADLK (@caller owns the driver: a module cannot pin itself).
+ * drvreg_get - look @name up and pin it, on behalf of the module @caller, in the core's
+ * lookup mode (/sys/kernel/drvreg/mode). Returns 0, -ENOENT (no such driver, or it is
+ * being unregistered), -ENODEV (its owner is not live: still in init, or unloading),
+ * -EDEADLK (@caller owns the driver: a module cannot pin itself), or in twostage mode
+ * -ENOMEM (a two-stage pin handed to C needs a small allocation). In locked and rcu mode
+ * the pin holds a reference on the driver's module (its rmmod fails while it is held);
+ * in twostage mode it does not, and the module's exit waits for the pin instead.
  */
 int drvreg_get(const char *name, struct module *caller, struct drvreg_pin *pin);
 /* drvreg_put - drop a pin taken by drvreg_get(). */
