@@ -101,10 +101,9 @@ impl PerCpuPins {
     /// increments it and its unpin decrements the same one.
     #[inline]
     pub fn local(&self) -> &AtomicIsize {
-        // SAFETY: The allocation is live (`Raw`'s invariants) for as long as `self` is
-        // borrowed; the helper returns this CPU's element of it, never null. An
-        // `atomic_long_t` is one `long`, with the size and alignment of `AtomicIsize`, and
-        // it is only accessed atomically.
+        // An `atomic_long_t` is one `long`: the size and alignment of `AtomicIsize`.
+        // SAFETY: The allocation is live (`Raw`'s invariants) while `self` is borrowed; the
+        // helper returns this CPU's element of it, never null, only accessed atomically.
         unsafe { &*drvreg_pcpu_this(self.0.ptr.as_ptr()).cast::<AtomicIsize>() }
     }
 
