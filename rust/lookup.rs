@@ -95,11 +95,13 @@ impl Lookups {
 
     /// The current lookup mode.
     pub fn mode(&self) -> Mode {
-        let n = self.mode.load(Relaxed);
-        Mode::ALL
-            .into_iter()
-            .find(|&m| m as u8 == n)
-            .unwrap_or(Mode::Locked)
+        // A plain match: this runs on every lookup.
+        match self.mode.load(Relaxed) {
+            1 => Mode::Racy,
+            2 => Mode::Rcu,
+            3 => Mode::Twostage,
+            _ => Mode::Locked,
+        }
     }
 
     /// Selects the lookup mode: `EPERM` for racy unless loaded with `allow_racy=1`.
