@@ -248,6 +248,14 @@ def cellname(cell):
     return "mode=%s threads=%d drivers=%d target=%s" % cell
 
 
+def cells(c):
+    """(mode, target, drivers, row label) for every row of a table, in order."""
+    for m in c["modes"]:
+        for g in c["targets"]:
+            for n in c["drivers"]:
+                yield m, g, n, "%-9s %-6s %7d" % (m, g, n)
+
+
 def table(b):
     """The readable tables, as a list of lines."""
     c = b.config
@@ -263,32 +271,26 @@ def table(b):
     hdr += "".join(" | %-*s" % (w, h) for h in head)
     hdr += "".join(" | %9s" % ("x%d vs 1" % t) for t in gains)
     out += [hdr, "-" * len(hdr)]
-    for m in c["modes"]:
-        for g in c["targets"]:
-            for n in c["drivers"]:
-                row = "%-9s %-6s %7d" % (m, g, n)
-                for t in threads:
-                    s = b.stats((m, t, n, g))
-                    txt = "%s (%s-%s)" % tuple(fmt(x) for x in s) if s else "MISSING"
-                    row += " | %-*s" % (w, txt)
-                for t in gains:
-                    x = b.scaling(m, t, n, g)
-                    row += " | %9s" % (fmt(x) + "x" if x is not None else "-")
-                out.append(row)
+    for m, g, n, row in cells(c):
+        for t in threads:
+            s = b.stats((m, t, n, g))
+            txt = "%s (%s-%s)" % tuple(fmt(x) for x in s) if s else "MISSING"
+            row += " | %-*s" % (w, txt)
+        for t in gains:
+            x = b.scaling(m, t, n, g)
+            row += " | %9s" % (fmt(x) + "x" if x is not None else "-")
+        out.append(row)
     if over:
         out.append("* oversubscribed: %s thread(s) on %d vCPUs"
                    % (",".join(map(str, over)), c["cpus"]))
     out += ["", "ratio to modref (ns per lookup / modref's, same threads, drivers, target):"]
     hdr = "%-9s %-6s %7s" % ("mode", "target", "drivers") + "".join(" | %8s" % h for h in head)
     out += [hdr, "-" * len(hdr)]
-    for m in c["modes"]:
-        for g in c["targets"]:
-            for n in c["drivers"]:
-                row = "%-9s %-6s %7d" % (m, g, n)
-                for t in threads:
-                    r = b.ratio_modref((m, t, n, g))
-                    row += " | %8s" % (fmt(r) if r is not None else "-")
-                out.append(row)
+    for m, g, n, row in cells(c):
+        for t in threads:
+            r = b.ratio_modref((m, t, n, g))
+            row += " | %8s" % (fmt(r) if r is not None else "-")
+        out.append(row)
     return out
 
 
