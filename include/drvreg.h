@@ -94,9 +94,10 @@ static_assert(DRVREG_NAME_MAX == 31);
 int __drvreg_register(struct drvreg_driver *drv, struct module *owner);
 /*
  * drvreg_register - register @drv, owned by the calling module.
- * Returns 0, -EINVAL (bad name, no ops), -EBUSY (name taken, as driver_register()
- * answers; or @drv already registered: its __core is not NULL) or -ENOMEM. Never
- * -EEXIST: modprobe takes -EEXIST from a module's init for "already loaded".
+ * Returns 0, -EINVAL (bad name, no ops, or @owner is not the calling module), -EBUSY
+ * (name taken, as driver_register() answers; or @drv already registered: its __core is
+ * not NULL) or -ENOMEM. Never -EEXIST: modprobe takes -EEXIST from a module's init for
+ * "already loaded".
  */
 #define drvreg_register(drv) __drvreg_register(drv, THIS_MODULE)
 /*
@@ -107,16 +108,22 @@ int __drvreg_register(struct drvreg_driver *drv, struct module *owner);
  */
 void drvreg_unregister(struct drvreg_driver *drv);
 
+int __drvreg_get(const char *name, struct module *caller, struct drvreg_pin *pin);
 /*
- * drvreg_get - look @name up and pin it, on behalf of the module @caller, in the core's
+ * drvreg_get - look @name up and pin it, on behalf of the calling module, in the core's
  * lookup mode (/sys/kernel/drvreg/mode). Returns 0, -ENOENT (no such driver, or it is
  * being unregistered), -ENODEV (its owner is not live: still in init, or unloading),
- * -EDEADLK (@caller owns the driver: a module cannot pin itself), or in twostage mode
- * -ENOMEM (a two-stage pin handed to C needs a small allocation). In locked and rcu mode
- * the pin holds a reference on the driver's module (its rmmod fails while it is held);
- * in twostage mode it does not, and the module's exit waits for the pin instead.
+ * -EDEADLK (the caller owns the driver: a module cannot pin itself), -EINVAL (bad name,
+ * NULL @pin), or in twostage mode -ENOMEM (a two-stage pin handed to C needs a small
+ * allocation). In locked and rcu mode the pin holds a reference on the driver's module
+ * (its rmmod fails while it is held); in twostage mode it does not, and the module's exit
+ * waits for the pin instead.
+ *
+ * Like drvreg_register(), it passes THIS_MODULE, so the self-pin check cannot be skipped:
+ * the core also checks that the module passed to __drvreg_register()/__drvreg_get() is
+ * the one whose code called it (-EINVAL otherwise, NULL included).
  */
-int drvreg_get(const char *name, struct module *caller, struct drvreg_pin *pin);
+#define drvreg_get(name, pin) __drvreg_get(name, THIS_MODULE, pin)
 /* drvreg_put - drop a pin taken by drvreg_get(). */
 void drvreg_put(struct drvreg_pin *pin);
 /* Call the pinned driver's open/release/show callbacks. */

@@ -99,7 +99,8 @@ impl AttrOps for LookupAttr {
     }
 }
 
-/// "Call every driver": pins every live driver, then opens and releases each.
+/// "Call every driver": pins every live driver, then opens and releases each. Every
+/// driver is called; if an `open` failed, the write fails with the first such error.
 struct CallAllAttr;
 impl AttrOps for CallAllAttr {
     const NAME: &'static CStr = c_str!("call_all");
@@ -111,9 +112,9 @@ impl AttrOps for CallAllAttr {
         }
         with_core(|core| {
             core.lookups.registry().for_each(|pin| {
-                if pin.open().is_ok() {
-                    pin.release();
-                }
+                pin.open()?;
+                pin.release();
+                Ok(())
             })
         })
     }

@@ -20,6 +20,10 @@ use kernel::{
     prelude::*,
 };
 
+// `__drvreg_register` and `__drvreg_get` are C wrappers (`export_symbols.c`) that check the
+// module argument and call these two with the same signature: check those against the ABI.
+use drvreg_core_get as __drvreg_get;
+use drvreg_core_register as __drvreg_register;
 crate::drvreg_abi!(check);
 
 /// The errno of a result, as the C ABI returns it.
@@ -45,14 +49,15 @@ unsafe fn c_name(name: *const c_char) -> Result<Name> {
     Name::new(cstr_bytes(name))
 }
 
-/// `__drvreg_register`: registers `drv`, owned by `owner` (the caller's `THIS_MODULE`).
+/// `__drvreg_register`, once `export_symbols.c` has checked that `owner` is the calling
+/// module: registers `drv`, owned by `owner`.
 ///
 /// # Safety
 ///
 /// `drv` must point to a descriptor in `owner`'s memory, with a null `core`, that the
 /// caller unregisters before `owner` is freed; `owner` must be the calling module.
 #[no_mangle]
-pub unsafe extern "C" fn __drvreg_register(drv: *mut DrvregDriver, owner: *mut Module) -> c_int {
+pub unsafe extern "C" fn drvreg_core_register(drv: *mut DrvregDriver, owner: *mut Module) -> c_int {
     let (Some(owner), false) = (Owner::from_ptr(owner.cast()), drv.is_null()) else {
         return EINVAL.to_errno();
     };
@@ -99,14 +104,15 @@ pub unsafe extern "C" fn drvreg_unregister(drv: *mut DrvregDriver) {
     }
 }
 
-/// `drvreg_get`: looks `name` up and pins it for `caller` into `*pin`.
+/// `__drvreg_get`, once `export_symbols.c` has checked that `caller` is the calling module:
+/// looks `name` up and pins it for `caller` into `*pin`.
 ///
 /// # Safety
 ///
-/// `name` must be null or NUL-terminated, `caller` the calling module, `pin` null or
-/// writable.
+/// `name` must be null or NUL-terminated, `caller` the calling module (not null), `pin`
+/// null or writable.
 #[no_mangle]
-pub unsafe extern "C" fn drvreg_get(
+pub unsafe extern "C" fn drvreg_core_get(
     name: *const c_char,
     caller: *mut Module,
     pin: *mut DrvregPin,

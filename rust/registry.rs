@@ -684,8 +684,9 @@ impl Registry {
 
     /// Pins every live driver under the lock, then calls `f` on each pin with the lock
     /// dropped ("call every driver"). Drivers that are not live are skipped, not counted
-    /// as lookups.
-    pub fn for_each(&self, mut f: impl FnMut(&DriverPin<'_>)) -> Result {
+    /// as lookups. `f` is called on every pin even when it fails on some; the result is
+    /// the first failure, if any.
+    pub fn for_each(&self, mut f: impl FnMut(&DriverPin<'_>) -> Result) -> Result {
         let mut pins = KVec::new();
         {
             let inner = self.inner.lock();
@@ -704,10 +705,10 @@ impl Registry {
                 }
             }
         }
-        for pin in pins.iter() {
-            f(pin);
-        }
-        Ok(())
+        pins.iter().fold(Ok(()), |res, pin| {
+            let this = f(pin);
+            res.and(this)
+        })
     }
 
     /// Calls `f` with the live record named `name` and a view of its owner module, under

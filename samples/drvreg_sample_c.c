@@ -3,7 +3,14 @@
  * drvreg sample driver in C, the same as drvreg_sample (Rust) against include/drvreg.h.
  *
  * Registers count= drivers (default 1) named <name><index> (default sample_c0); each
- * counts the calls it gets; the first one sleeps delay_us= in open.
+ * counts the calls it gets; the first one sleeps delay_us= in open. While the parameter
+ * fail_open is Y (root may change it at run time), every open fails with -EIO, for
+ * testing how callers report a driver's error.
+ *
+ * With selfpin=1 the module checks at load that it cannot pin its own driver: the lookup
+ * through drvreg_get() gets -EDEADLK, and one that bypasses the macro with a NULL module
+ * (__drvreg_get(name, NULL, pin)) gets -EINVAL. If either is not refused, the load
+ * fails with -EPROTO.
  *
  * Writing an index to /sys/module/drvreg_sample_c/parameters/unregister (root only)
  * unregisters that driver at run time: the write returns when drvreg_unregister() does,
@@ -35,6 +42,12 @@ MODULE_PARM_DESC(name, "driver name prefix; drivers are <name><index>");
 static unsigned int delay_us;
 module_param(delay_us, uint, 0444);
 MODULE_PARM_DESC(delay_us, "microseconds the first driver sleeps in open");
+static bool fail_open;
+module_param(fail_open, bool, 0644);
+MODULE_PARM_DESC(fail_open, "while Y, every open fails with -EIO");
+static bool selfpin;
+module_param(selfpin, bool, 0444);
+MODULE_PARM_DESC(selfpin, "at load, check that pinning our own driver is refused");
 
 struct sample {
 	char name[DRVREG_NAME_MAX + 1];
@@ -68,6 +81,8 @@ static int sample_open(struct drvreg_driver *drv)
 	struct sample *s = drv->data;
 
 	sample_check_late(s, "open");
+	if (READ_ONCE(fail_open))
+		return -EIO;
 	atomic64_inc(&s->opens);
 	if (s->delay_us)
 		fsleep(s->delay_us);
@@ -179,6 +194,26 @@ static const struct kernel_param_ops late_calls_ops = {
 module_param_cb(late_calls, &late_calls_ops, NULL, 0444);
 MODULE_PARM_DESC(late_calls, "callbacks run after their driver was unregistered (0)");
 
+/*
+ * selfpin=1: a module must not pin its own driver, through the macro or around it. Returns
+ * 0 if both lookups were refused as documented, -EPROTO otherwise (dropping any pin).
+ */
+static int sample_check_selfpin(const char *own)
+{
+	struct drvreg_pin pin = {};
+	int via_macro, bypass;
+
+	via_macro = drvreg_get(own, &pin);
+	if (!via_macro)
+		drvreg_put(&pin);
+	bypass = __drvreg_get(own, NULL, &pin);
+	if (!bypass)
+		drvreg_put(&pin);
+	pr_info("selfpin: drvreg_get(%s) = %d, __drvreg_get(%s, NULL) = %d\n", own, via_macro,
+		own, bypass);
+	return via_macro == -EDEADLK && bypass == -EINVAL ? 0 : -EPROTO;
+}
+
 static int __init sample_init(void)
 {
 	unsigned int i;
@@ -206,6 +241,13 @@ static int __init sample_init(void)
 		mutex_unlock(&sample_lock);
 		if (ret) {
 			pr_err("registering %s failed: %d\n", s->name, ret);
+			sample_unregister_all();
+			return ret;
+		}
+	}
+	if (selfpin) {
+		ret = sample_check_selfpin(samples[0].name);
+		if (ret) {
 			sample_unregister_all();
 			return ret;
 		}

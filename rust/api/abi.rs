@@ -86,15 +86,17 @@ const _: () = {
 /// The functions the core exports (`include/drvreg.h`), declared once.
 ///
 /// `drvreg_abi!(declare)` expands to their `extern "C"` declarations (driver modules);
-/// `drvreg_abi!(check)` asserts that the core's `#[no_mangle]` definitions in scope have
-/// exactly these signatures.
+/// `drvreg_abi!(check)` asserts that the core's definitions in scope have exactly these
+/// signatures (`__drvreg_register` and `__drvreg_get` are C wrappers in `export_symbols.c`
+/// that check the module argument; the core brings its Rust implementations into scope
+/// under those names for the check).
 #[macro_export]
 macro_rules! drvreg_abi {
     ($how:ident) => {
         $crate::drvreg_abi!(@$how
             fn __drvreg_register(drv: *mut DrvregDriver, owner: *mut Module) -> c_int;
             fn drvreg_unregister(drv: *mut DrvregDriver) -> ();
-            fn drvreg_get(
+            fn __drvreg_get(
                 name: *const c_char,
                 caller: *mut Module,
                 pin: *mut DrvregPin

@@ -33,7 +33,7 @@ mod ffi {
 }
 
 use ffi::{
-    __drvreg_register, drvreg_get, drvreg_pin_open, drvreg_pin_release, drvreg_pin_show,
+    __drvreg_get, __drvreg_register, drvreg_pin_open, drvreg_pin_release, drvreg_pin_show,
     drvreg_put, drvreg_unregister,
 };
 
@@ -252,7 +252,7 @@ impl<T: Driver> Drop for Registration<T> {
 ///
 /// # Invariants
 ///
-/// `raw` holds a pin returned by `drvreg_get`, not yet put.
+/// `raw` holds a pin returned by `__drvreg_get`, not yet put.
 pub struct Pinned {
     raw: DrvregPin,
 }
@@ -272,8 +272,8 @@ impl Pinned {
             record: core::ptr::null_mut(),
         };
         // SAFETY: `name` is NUL-terminated, `module` is the caller's, `raw` is writable.
-        to_result(unsafe { drvreg_get(name.as_char_ptr(), module.as_ptr().cast(), &mut raw) })?;
-        // INVARIANT: `drvreg_get` succeeded.
+        to_result(unsafe { __drvreg_get(name.as_char_ptr(), module.as_ptr().cast(), &mut raw) })?;
+        // INVARIANT: `__drvreg_get` succeeded.
         Ok(Self { raw })
     }
 
