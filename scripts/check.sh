@@ -13,7 +13,9 @@
 #     every test program in the first lookup mode (locked), then the registry and stress
 #     suites again in each further safe mode (rcu, twostage: DRVREG_MODE in the guest, one
 #     boot, the modes in sequence) on the base and debug lanes (and a KDIR tree); latest
-#     and distro run in locked mode only.
+#     and distro run in locked mode only. On base, those two suites run once more with
+#     kmod's module tools instead of busybox's (the "mode" kmod: locked, DRVREG_TOOLS=kmod),
+#     as a real host would run them.
 #
 # Then the figures scripts check, as results: the kselftests' METRIC lines (the fuzz on
 # base, failslab's six paths on debug: a missing line fails), a short soak on base and
@@ -33,8 +35,9 @@
 # Environment: CHECK_KERNELS="base debug latest distro"; KDIR=/built/kernel checks that tree instead;
 #   CHECK_VM_TIMEOUT (s, default 1800) for the kselftest guest; CHECK_TEST_TIMEOUT (s)
 #   overrides every test program's kselftest timeout (else the suite's 'settings', or 45);
-#   CHECK_MODES="locked rcu twostage" the lookup modes of the kselftests on every lane
-#   (default: those three on base, debug and KDIR, locked on latest and distro);
+#   CHECK_MODES="locked rcu twostage kmod" the lookup modes of the kselftests on every lane
+#   (kmod: locked with kmod's tools; default: the four on base, the first three on debug
+#   and KDIR, locked on latest and distro);
 #   VM_CPUS as for vm.sh. Logs: out/check/<kernel>-*.log, out/logs/check-<kernel>-*.log.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -116,9 +119,9 @@ fi
 [ -n "$kernels" ] || die "CHECK_KERNELS is empty"
 safe_modes="locked rcu twostage"
 for m in ${CHECK_MODES:-}; do
-	case " $safe_modes " in
+	case " $safe_modes kmod " in
 	*" $m "*) ;;
-	*) die "unknown mode '$m' in CHECK_MODES: expected some of: $safe_modes" ;;
+	*) die "unknown mode '$m' in CHECK_MODES: expected some of: $safe_modes kmod" ;;
 	esac
 done
 if [ -n "${CHECK_MODES+x}" ] && [ -z "${CHECK_MODES// /}" ]; then
@@ -131,6 +134,7 @@ lane_modes() {
 	else
 		case "$1" in
 		latest | distro) echo locked ;;
+		base) echo "$safe_modes kmod" ;;
 		*) echo "$safe_modes" ;;
 		esac
 	fi
@@ -148,18 +152,21 @@ first=1
 
 # The guest command for the modes MODES: run the kselftests live on the console, every
 # program in the first mode, the mode-dependent suites (mode_tests) in each further one
-# (DRVREG_MODE=<mode>), then print all the results once more, each line prefixed with
+# (DRVREG_MODE=<mode>; kmod: DRVREG_MODE=locked DRVREG_TOOLS=kmod), then print all the
+# results once more, each line prefixed with
 # 'DRVREG-KTAP[<mode>]: ', with the console quiet, so kernel messages cannot tear a
 # result line.
 ksft_args=""
 [ -z "${CHECK_TEST_TIMEOUT:-}" ] || ksft_args="-o $CHECK_TEST_TIMEOUT"
 mode_tests="drvreg:drvreg_registry.sh drvreg:drvreg_stress.sh"
 ksft_cmd() {
-	local m t which=""
+	local m t env which=""
 	echo "[ -x /kselftest/run_kselftest.sh ] || { echo 'no /kselftest in the guest'; exit 1; }"
 	for m in $1; do
+		env="DRVREG_MODE=$m"
+		[ "$m" != kmod ] || env="DRVREG_MODE=locked DRVREG_TOOLS=kmod"
 		echo "echo 'DRVREG-MODE: $m'"
-		echo "DRVREG_MODE=$m /kselftest/run_kselftest.sh $ksft_args$which 2>&1 | tee /tmp/ksft.$m.out"
+		echo "$env /kselftest/run_kselftest.sh $ksft_args$which 2>&1 | tee /tmp/ksft.$m.out"
 		if [ -z "$which" ]; then
 			for t in $mode_tests; do which+=" -t $t"; done
 		fi

@@ -63,6 +63,21 @@ for applet in $(bin/busybox --list-full); do
 done
 # bash for test scripts that ask for it (Debian bash-static, if installed).
 [ ! -x /bin/bash-static ] || cp /bin/bash-static bin/bash
+# kmod's module tools beside busybox's, as a real host has them: /opt/kmod/bin/{insmod,
+# rmmod,modprobe,lsmod,modinfo,depmod} (kmod picks its tool by argv[0]), the host's kmod
+# binary with the shared libraries and loader it links against. The kselftests use them
+# with PATH=/opt/kmod/bin:$PATH (DRVREG_TOOLS=kmod); busybox's stay the default.
+kmod=$(command -v kmod || true)
+if [ -n "$kmod" ]; then
+	mkdir -p opt/kmod/bin
+	cp -L "$kmod" opt/kmod/bin/kmod
+	for t in insmod rmmod modprobe lsmod modinfo depmod; do ln -s kmod "opt/kmod/bin/$t"; done
+	for lib in $(ldd "$kmod" | grep -o '/[^ ]*'); do
+		[ -e "${lib#/}" ] || { mkdir -p "$(dirname "${lib#/}")" && cp -L "$lib" "${lib#/}"; }
+	done
+else
+	echo "initramfs.sh: no kmod on the host: the guest has busybox's module tools only" >&2
+fi
 
 # kselftest's runner calls '/usr/bin/timeout --foreground S /usr/bin/timeout S prog' and
 # wants status 124 on timeout; busybox timeout knows neither, and kills only prog.

@@ -19,12 +19,18 @@ KTAP_TESTNO=1
 DRVREG_SAFE_MODES="locked rcu twostage"
 DRVREG_MODE=${DRVREG_MODE:-locked}
 
-# Skip everything (exit 4) unless we are root and the modules are installed.
+# The module tools (busybox's, or kmod's with DRVREG_TOOLS=kmod): drvreg_tools.sh.
+. "$DRVREG_TEST_DIR/drvreg_tools.sh"
+
+# Skip everything (exit 4) unless we are root and the modules are installed; bail out (a
+# failure) if DRVREG_TOOLS names tools that are not the ones the suites would run.
 drvreg_require_modules() {
 	if [ "$(id -u)" != 0 ]; then
 		ktap_skip_all "must be run as root"
 		exit "$KSFT_SKIP"
 	fi
+	why=$(drvreg_tools_check)
+	[ -z "$why" ] || drvreg_bail_out "$why"
 	for m in drvreg drvreg_sample drvreg_sample_c drvreg_failing drvreg_client drvreg_many; do
 		if ! modinfo "$m" >/dev/null 2>&1; then
 			ktap_skip_all "module $m is not installed"
@@ -35,15 +41,18 @@ drvreg_require_modules() {
 
 msg() { ktap_print_msg "$@"; }
 
+# Ends the program before its first test: KTAP header, "Bail out!" with the reason, exit 1.
+drvreg_bail_out() {
+	ktap_print_header
+	ktap_exit_fail_msg "$1"
+}
+
 # Bails out (a failure, not a skip) unless DRVREG_MODE is one of the safe modes: a run
 # asked for in another mode must not pass in the default one.
 drvreg_check_mode() {
 	case " $DRVREG_SAFE_MODES " in
 	*" $DRVREG_MODE "*) ;;
-	*)
-		ktap_print_header
-		ktap_exit_fail_msg "DRVREG_MODE='$DRVREG_MODE' is not a safe lookup mode (one of: $DRVREG_SAFE_MODES)"
-		;;
+	*) drvreg_bail_out "DRVREG_MODE='$DRVREG_MODE' is not a safe lookup mode (one of: $DRVREG_SAFE_MODES)" ;;
 	esac
 }
 
@@ -71,10 +80,14 @@ fail() {
 	return 1
 }
 
-# The errno name of a failed write, from the shell's error message.
+# The errno name of a failed write or module command, from the error message (the
+# shell's strerror, busybox's and kmod's module tools).
 errno_of() {
 	case "$1" in
-	*"Invalid argument"*) echo EINVAL ;;
+	*"Invalid argument"* | *"Invalid parameters"*) echo EINVAL ;;
+	*"Unknown symbol in module"*) echo ENOENT ;;
+	*" is in use"*) echo EBUSY ;;
+	*"Module already in kernel"*) echo EEXIST ;;
 	*"No such file or directory"*) echo ENOENT ;;
 	*"No such device"*) echo ENODEV ;;
 	*"Operation not permitted"*) echo EPERM ;;
@@ -83,6 +96,7 @@ errno_of() {
 	*"File exists"*) echo EEXIST ;;
 	*"Resource temporarily unavailable"*) echo EAGAIN ;;
 	*"Resource deadlock"*) echo EDEADLK ;;
+	*"Input/output error"*) echo EIO ;;
 	*) echo "unknown($1)" ;;
 	esac
 }

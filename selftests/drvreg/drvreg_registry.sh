@@ -11,6 +11,7 @@
 . "$(dirname "$(readlink -f "$0")")/drvreg_lib.sh"
 
 test_load_core() {
+	msg "module tools: $(modprobe --version 2>&1 | head -n 1)"
 	modprobe drvreg || fail "modprobe drvreg failed" || return
 	[ -d "$D/drivers" ] && [ -d "$D/stress" ] || fail "$D is incomplete" || return
 	[ "$(cat "$D/mode")" = locked ] || fail "mode is not 'locked' by default" || return
@@ -174,6 +175,26 @@ test_call_all() {
 	expect_write "$D/call_all" 2 EINVAL
 }
 
+# call_all calls every live driver even when some fail to open, and reports the first
+# failure: the C sample's fail_open makes its opens fail with EIO.
+test_call_all_reports_failure() {
+	p=/sys/module/drvreg_sample_c/parameters/fail_open
+	for d in sample0 sample1 sample_c0 sample_c1; do eval "c_$d=$(cat "$D/drivers/$d/calls")"; done
+	o=$(status_value sample1 opens)
+	echo Y >"$p" || fail "cannot set $p" || return
+	got=$(attr_write "$D/call_all" 1)
+	echo N >"$p"
+	[ "$got" = EIO ] || fail "call_all with failing opens: $got, expected EIO" || return
+	for d in sample0 sample1 sample_c0 sample_c1; do
+		eval "c=\$c_$d"
+		[ "$(cat "$D/drivers/$d/calls")" -gt "$c" ] || fail "$d was not called" || return
+	done
+	[ "$(status_value sample1 opens)" -eq $((o + 1)) ] || fail "sample1 was not opened" || return
+	[ "$(status_value sample1 releases)" -eq "$(status_value sample1 opens)" ] || fail "sample1 not released" || return
+	[ "$(dstat pins)" = 0 ] || fail "pins left: $(dstat pins)" || return
+	expect_write "$D/call_all" 1 OK
+}
+
 # Another module pins a driver through the exported ABI (drvreg_get and friends): the
 # driver's module cannot be unloaded until the client lets go. locked, rcu: rmmod is
 # refused; twostage: rmmod waits until the client unloads (drvreg_sample is loaded again
@@ -217,6 +238,18 @@ test_self_pin_refused() {
 	[ "$(dstat self_pins)" -eq $((sp + 1)) ] || fail "self_pins did not count the refusal" || return
 	[ "$(cat "$D/drivers/sample0/pins")" = 0 ] || fail "sample0 is pinned" || return
 	[ "$(dmesg_count "pinning my own sample0 was refused with EDEADLK")" -gt "$n" ] || fail "no refusal message"
+}
+
+# The same from C, and around the header's macro: __drvreg_get(name, NULL, pin) must not
+# skip the check (the core checks the module argument against the caller: EINVAL).
+test_c_self_pin_refused() {
+	rmmod drvreg_sample_c || fail "rmmod drvreg_sample_c" || return
+	sp=$(dstat self_pins) n=$(dmesg_count "selfpin: drvreg_get(sample_c0) = -35, __drvreg_get(sample_c0, NULL) = -22")
+	modprobe drvreg_sample_c count=2 selfpin=1 || fail "the C self-pin was not refused (see dmesg)" || return
+	[ "$(dstat self_pins)" -eq $((sp + 1)) ] || fail "self_pins did not count the refusal" || return
+	[ "$(cat "$D/drivers/sample_c0/pins")" = 0 ] || fail "sample_c0 is pinned" || return
+	[ "$(dmesg_count "selfpin: drvreg_get(sample_c0) = -35, __drvreg_get(sample_c0, NULL) = -22")" -gt "$n" ] ||
+		fail "no selfpin message with EDEADLK and EINVAL"
 }
 
 test_stats_add_up() {
@@ -346,7 +379,7 @@ drvreg_check_mode
 drvreg_require_modules
 drvreg_cleanup
 ktap_print_header
-ktap_set_plan 29
+ktap_set_plan 31
 run_test "load the core, set lookup mode $DRVREG_MODE" test_load_core
 run_test "modprobe of a driver module loads the core" test_modprobe_loads_core
 run_test "rmmod drvreg refused while a driver module is loaded" test_rmmod_core_refused
@@ -357,6 +390,7 @@ run_test "rust: lookup opens and releases once" test_lookup_opens_and_releases s
 run_test "c: lookup opens and releases once" test_lookup_opens_and_releases sample_c1
 run_test "C and Rust status texts have the same keys" test_c_and_rust_alike
 run_test "call_all opens and releases every driver once" test_call_all
+run_test "call_all calls every driver and reports a failed open (EIO)" test_call_all_reports_failure
 if twostage; then
 	run_test "twostage: a client module pins a driver; rmmod waits until it unloads" test_client_pins
 else
@@ -364,6 +398,7 @@ else
 fi
 run_test "a client cannot pin an absent driver" test_client_absent_target
 run_test "a module cannot pin its own driver (EDEADLK)" test_self_pin_refused
+run_test "c: no self-pin through the macro (EDEADLK) or around it (EINVAL)" test_c_self_pin_refused
 run_test "rust: duplicate name fails the load with EBUSY" test_duplicate_name drvreg_sample "name=sample_c"
 run_test "c: duplicate name fails the load with EBUSY" test_duplicate_name drvreg_sample_c "name=sample"
 run_test "stats add up" test_stats_add_up

@@ -7,8 +7,9 @@
 #   unload_storm.sh [-c CYCLES] [-s SECONDS] [-m MODULE] [-p 'PARAMS'] [-e EVERY] [-S]
 #
 # Each cycle loads MODULE with modprobe if it is not loaded, then tries rmmod once.
-# An rmmod refused with EAGAIN/EWOULDBLOCK or EBUSY is the fix at work (the module was
-# pinned by a lookup: drvreg's locked and rcu modes) and counts as "busy"; any other
+# An rmmod refused with EAGAIN/EWOULDBLOCK or EBUSY (kmod's rmmod: "is in use") is the
+# fix at work (the module was pinned by a lookup: drvreg's locked and rcu modes) and
+# counts as "busy"; any other
 # failure counts as an error. (In drvreg's twostage mode a pin holds no module reference:
 # rmmod is not refused, it waits in the module's exit for the pins in flight.)
 # Stops after CYCLES cycles or SECONDS seconds, whichever comes first (default 1000
@@ -34,6 +35,9 @@ done
 for n in "$cycles" "$seconds" "$every"; do
 	case $n in '' | *[!0-9]*) echo "storm: '$n' is not a number" >&2; exit 2 ;; esac
 done
+
+# The module tools: busybox's, or kmod's with DRVREG_TOOLS=kmod.
+. "$(dirname "$(readlink -f "$0")")/drvreg_tools.sh"
 
 # Hundredths of a second since boot.
 now() { read -r up _ </proc/uptime; echo "${up%.*}${up#*.}"; }
@@ -63,7 +67,7 @@ while [ "$n" -lt "$cycles" ]; do
 	fi
 	if rmmod "$module" 2>"$err"; then
 		unloads=$((unloads + 1))
-	elif grep -q -e "temporarily unavailable" -e "busy" "$err"; then
+	elif grep -q -e "temporarily unavailable" -e "busy" -e " is in use" "$err"; then
 		busy=$((busy + 1))
 	else
 		errors=$((errors + 1))
