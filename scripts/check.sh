@@ -18,7 +18,9 @@
 #     as a real host would run them.
 #
 # Then the figures scripts check, as results: the kselftests' METRIC lines (the fuzz on
-# base, failslab's six paths on debug: a missing line fails), a short soak on base and
+# base, failslab's six paths on debug: a missing line fails), the own-driver guide's code
+# built from the guide's text and loaded in a guest on base (scripts/own-driver-test.sh),
+# a short soak on base and
 # debug (scripts/soak.sh --check: its METRIC line), and a short bench on debug (every cell
 # runs, no splat); on the first lane also the bench scripts' self-test.
 #
@@ -374,6 +376,14 @@ for k in $kernels; do
 		line=$(grep -a "^METRIC $name " <<<"$mlines" | { if [ -n "$path" ]; then grep -a " path=$path "; else cat; fi; } | tail -n 1)
 		metric "$kname" "$line" "$w"
 	done
+
+	# --- the own-driver guide (base): its code, built out of tree, loaded in a guest ---
+	if [ "$kname" = base ] && [ -n "$built" ]; then
+		drvreg_step "[base] Documentation/own-driver.rst: its code built out of tree and loaded (scripts/own-driver-test.sh)" \
+			"$clog/base-own-driver.log" env KERNEL=base DRVREG_SETUP_DONE=full DRVREG_KMAKE_FLAGS="$flags" \
+			"$DRVREG_ROOT/scripts/own-driver-test.sh" "$kdir" "$work/src"
+		metric base "$(grep -a '^# METRIC own_driver ' "$clog/base-own-driver.log" | tail -n 1)" own_driver
+	fi
 
 	# --- the short soak (base, debug) and the short bench (debug) ---------------------
 	case "$kname" in
