@@ -106,7 +106,7 @@ step rmmod mydrv_c mydrv_rs; rmmod mydrv_c mydrv_rs
 step "all as the guide says"
 EOF
 	)
-	if KERNEL=$kname SHARE="$tmp/share" VM_CPUS=2 VM_TIMEOUT=600 VM_EXPECT_SPLAT= CMD="$cmd" \
+	if KERNEL=$kname SHARE="$tmp/share" VM_CPUS=2 VM_TIMEOUT=600 VM_EXPECT_SPLAT='' CMD="$cmd" \
 		"$DRVREG_ROOT/scripts/vm.sh" >"$tmp/vm.log" 2>&1; then
 		guest=ok
 	else
