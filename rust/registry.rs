@@ -17,8 +17,9 @@
 //!   the record's state word unless that word says "dying" (one atomic word: either
 //!   unregister sees the pin, or the reader sees "dying"). Today's kernel does this in
 //!   `__sock_create()` and `tcp_ca_find_autoload()`-style lookups.
-//! - [`Registry::lookup_twostage`]: Rusty Russell's 2003 design, no module reference. The
-//!   reader counts its pin on a per-CPU counter of the record, then checks "dying"; the
+//! - [`Registry::lookup_twostage`]: the two-stage design (Owens and Rusty Russell, 2002),
+//!   no module reference. The reader counts its pin on a per-CPU counter of the record,
+//!   then checks "dying"; the
 //!   unregister sets "dying" (stage one: no new pins), then waits until the per-CPU pins
 //!   sum to zero (stage two). `rmmod` of a pinned module waits in the module's exit
 //!   instead of failing with `EAGAIN`. Like `percpu_ref` and SRCU.
