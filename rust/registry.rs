@@ -706,10 +706,14 @@ impl Registry {
                 }
             }
         }
-        pins.iter().fold(Ok(()), |res, pin| {
-            let this = f(pin);
-            res.and(this)
-        })
+        let mut first = Ok(());
+        for pin in pins.iter() {
+            let res = f(pin);
+            if first.is_ok() {
+                first = res;
+            }
+        }
+        first
     }
 
     /// Calls `f` with the live record named `name` and a view of its owner module, under
