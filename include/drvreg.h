@@ -20,6 +20,7 @@
 #define _DRVREG_H
 
 #include <linux/build_bug.h>
+#include <linux/compiler.h>
 #include <linux/module.h>
 #include <linux/stddef.h>
 #include <linux/types.h>
@@ -91,6 +92,14 @@ static_assert(offsetof(struct drvreg_pin, __record) == 0);
 static_assert(sizeof(struct drvreg_pin) == __DRVREG_P);
 static_assert(DRVREG_NAME_MAX == 31);
 
+/*
+ * The core checks the module passed to __drvreg_register() and __drvreg_get() against the
+ * call's return address, which must lie in that module. A tail call ("return
+ * drvreg_register(&drv);" compiled to a jump) would return into the caller's caller
+ * instead: the barrier after the call keeps it a real call, made from the caller's code.
+ */
+#define __drvreg_call_here(call) ({ int __drvreg_ret = (call); barrier(); __drvreg_ret; })
+
 int __drvreg_register(struct drvreg_driver *drv, struct module *owner);
 /*
  * drvreg_register - register @drv, owned by the calling module.
@@ -99,7 +108,7 @@ int __drvreg_register(struct drvreg_driver *drv, struct module *owner);
  * not NULL) or -ENOMEM. Never -EEXIST: modprobe takes -EEXIST from a module's init for
  * "already loaded".
  */
-#define drvreg_register(drv) __drvreg_register(drv, THIS_MODULE)
+#define drvreg_register(drv) __drvreg_call_here(__drvreg_register(drv, THIS_MODULE))
 /*
  * drvreg_unregister - remove @drv. Waits until no pin on @drv is held, so when it
  * returns no callback of @drv is running and none will be called again. @drv must be
@@ -123,7 +132,7 @@ int __drvreg_get(const char *name, struct module *caller, struct drvreg_pin *pin
  * the core also checks that the module passed to __drvreg_register()/__drvreg_get() is
  * the one whose code called it (-EINVAL otherwise, NULL included).
  */
-#define drvreg_get(name, pin) __drvreg_get(name, THIS_MODULE, pin)
+#define drvreg_get(name, pin) __drvreg_call_here(__drvreg_get(name, THIS_MODULE, pin))
 /* drvreg_put - drop a pin taken by drvreg_get(). */
 void drvreg_put(struct drvreg_pin *pin);
 /* Call the pinned driver's open/release/show callbacks. */

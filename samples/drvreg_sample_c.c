@@ -43,8 +43,21 @@ static unsigned int delay_us;
 module_param(delay_us, uint, 0444);
 MODULE_PARM_DESC(delay_us, "microseconds the first driver sleeps in open");
 static bool fail_open;
-module_param(fail_open, bool, 0644);
-MODULE_PARM_DESC(fail_open, "while Y, every open fails with -EIO");
+
+/* Root only, as every drvreg knob: a task without CAP_SYS_ADMIN gets EPERM. */
+static int fail_open_set(const char *val, const struct kernel_param *kp)
+{
+	if (!capable(CAP_SYS_ADMIN))
+		return -EPERM;
+	return param_set_bool(val, kp);
+}
+
+static const struct kernel_param_ops fail_open_ops = {
+	.set = fail_open_set,
+	.get = param_get_bool,
+};
+module_param_cb(fail_open, &fail_open_ops, &fail_open, 0644);
+MODULE_PARM_DESC(fail_open, "while Y, every open fails with -EIO (root only)");
 static bool selfpin;
 module_param(selfpin, bool, 0444);
 MODULE_PARM_DESC(selfpin, "at load, check that pinning our own driver is refused");

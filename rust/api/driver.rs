@@ -188,8 +188,8 @@ pub struct Registration<T: Driver> {
 impl<T: Driver> Registration<T> {
     /// Registers `data` as driver `name` of `module` (your `THIS_MODULE`) in `slot`.
     ///
-    /// `EBUSY` if `slot` is in use, `EINVAL` for a bad name, `EBUSY` if the name is
-    /// taken, `ENOMEM`. Lookups refuse the driver until `module`'s init has returned.
+    /// `EBUSY` if `slot` is in use, `EINVAL` for a bad name or if `module` is not the
+    /// calling module, `EBUSY` if the name is taken, `ENOMEM`. Lookups refuse the driver until `module`'s init has returned.
     pub fn new(
         slot: &'static DriverSlot,
         name: &CStr,
@@ -266,7 +266,8 @@ impl Pinned {
     /// Looks `name` up and pins it on behalf of `module` (your `THIS_MODULE`).
     ///
     /// `ENOENT` if absent, `ENODEV` if its module is not live, `EDEADLK` if `module` owns
-    /// it (a module cannot pin itself), `EINVAL` for a bad name.
+    /// it (a module cannot pin itself), `EINVAL` for a bad name or if `module` is not the
+    /// calling module, `ENOMEM` in twostage mode (see `drvreg_get` in `include/drvreg.h`).
     pub fn get(name: &CStr, module: &'static ThisModule) -> Result<Self> {
         let mut raw = DrvregPin {
             record: core::ptr::null_mut(),

@@ -6,7 +6,9 @@
 //! `struct kernel_param` in the `__param` section pointing at static storage and at the
 //! kernel's own parser (`param_ops_uint`, `param_ops_bool`, `param_ops_charp`), plus the
 //! `parmtype` modinfo entry. The loader parses `name=value` before init runs and rejects
-//! malformed values (the module then fails to load with `EINVAL`). Parameters are mode
+//! malformed values: the module then fails to load, with `EINVAL` (or `ERANGE` for a number
+//! that does not fit, `ENOSPC` for a string over 1024 bytes; an unknown parameter name is
+//! only warned about, see `Documentation/errors.rst`). Parameters are mode
 //! 0444, visible in `/sys/module/<module>/parameters/`, and never written after load.
 
 use super::compat::{const_char_ptr, cstr_from_ptr};

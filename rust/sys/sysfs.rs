@@ -30,7 +30,8 @@ unsafe impl Sync for Dir {}
 
 impl Dir {
     /// Creates directory `name` under `parent`, or under `/sys/kernel` when `parent` is
-    /// `None`. Fails with `EEXIST` if it exists, `ENOMEM` if out of memory.
+    /// `None`. Fails with `ENOMEM` (`kobject_create_and_add` reports every failure, a
+    /// name that exists included, as a null pointer).
     pub fn new(name: &CStr, parent: Option<&Dir>) -> Result<Self> {
         let parent = match parent {
             Some(dir) => dir.kobj.as_ptr(),

@@ -85,7 +85,7 @@ fail() {
 errno_of() {
 	case "$1" in
 	*"Invalid argument"* | *"Invalid parameters"*) echo EINVAL ;;
-	*"Unknown symbol in module"*) echo ENOENT ;;
+	*[Uu]"nknown symbol in module"*) echo ENOENT ;;
 	*" is in use"*) echo EBUSY ;;
 	*"Module already in kernel"*) echo EEXIST ;;
 	*"No such file or directory"*) echo ENOENT ;;
