@@ -35,14 +35,40 @@ die() {
 	exit 2
 }
 
-# drvreg_setup [full|vm]: install the host packages once per process tree (quick when
-# all are present); vm is the subset the distro lane needs (see scripts/setup.sh).
+# drvreg_setup [full|vm|docs]: install the host packages once per process tree (quick
+# when all are present); vm is the subset the distro lane needs, docs the subset of
+# scripts/docs-check.sh (see scripts/setup.sh).
 drvreg_setup() {
 	local profile=${1:-full}
 	case " ${DRVREG_SETUP_DONE:-} " in *" $profile "* | *" full "*) return 0 ;; esac
 	[ -z "${DRVREG_NO_SETUP:-}" ] || return 0
 	"$DRVREG_ROOT/scripts/setup.sh" "$profile" >&2 || die "setup failed (scripts/setup.sh $profile)"
 	export DRVREG_SETUP_DONE="${DRVREG_SETUP_DONE:-} $profile"
+}
+
+# drvreg_ksrc [TARBALL PACKAGE VERSION]: print the unpacked tree of a Debian kernel source
+# package, by default linux-source-6.12 (the base and debug lanes' kernel; the docs check
+# takes the kernel's documentation tools from it). The tarball is extracted once per
+# package version into $DRVREG_CACHE/src/PACKAGE-VERSION, the directory scripts/kernel.sh
+# builds from, atomically (aside, then renamed). Progress goes to stderr.
+drvreg_ksrc() {
+	local tarball=${1:-/usr/src/linux-source-6.12.tar.xz} pkg=${2:-linux-source-6.12} kver=${3:-}
+	local cache=${DRVREG_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/drvreg} src
+	[ -f "$tarball" ] || die "$tarball not found (install $pkg: run 'make setup')"
+	[ -n "$kver" ] || kver=$(dpkg-query -W -f='${Version}' "$pkg" 2>/dev/null || stat -c %s "$tarball")
+	src=$cache/src/$pkg-$kver
+	if [ ! -f "$src/Makefile" ]; then
+		mkdir -p "$cache/src"
+		(
+			tmp=$(mktemp -d "$cache/src/.extract.XXXXXX")
+			trap 'rm -rf "$tmp"' EXIT
+			drvreg_step "extracting $tarball (once per source version)" "$cache/logs/extract-$pkg.log" \
+				tar -xf "$tarball" -C "$tmp" || die "could not extract $tarball"
+			# A concurrent extraction (scripts/kernel.sh) may have won: keep its tree.
+			[ -f "$src/Makefile" ] || { rm -rf "$src" && mv -T "$tmp/$pkg" "$src"; }
+		) >&2 || exit
+	fi
+	echo "$src"
 }
 
 # The lanes: kernels drvreg builds or prepares itself (KERNEL=...); make check runs

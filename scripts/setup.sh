@@ -4,11 +4,13 @@
 # Install what drvreg needs on a Debian bookworm machine, idempotently.
 # Quick when everything is present: one dpkg query and one version check.
 #
-#   scripts/setup.sh [full|vm]
+#   scripts/setup.sh [full|vm|docs]
 #
 # vm: what booting a guest on Debian's own kernel needs (the distro lane: QEMU, busybox,
 #     debootstrap for the sid chroot that has the compilers): no Rust toolchain, no
 #     cargo, no bindgen, no kernel source. 'make demo' on the distro kernel uses only this.
+# docs: what the docs check (scripts/docs-check.sh) needs: Sphinx, and perl and the 6.12
+#     kernel source for the kernel's own ABI tool (scripts/get_abi.pl).
 # full (default): everything, for the lanes that build kernels (base, debug, latest),
 #     for make check and make bench.
 set -euo pipefail
@@ -21,10 +23,15 @@ busybox-static bash-static qemu-system-x86 debootstrap"
 # plots (SVG; the build without X11 terminals).
 FULL_PKGS="linux-source-6.12 rustc-web rust-web-src rust-web-clippy rustfmt-web clang lld llvm
 clang-19 lld-19 llvm-19 libclang-19-dev libelf-dev flex bison bc libssl-dev gnuplot-nox"
+# The docs check (scripts/docs-check.sh) renders Documentation/ with Sphinx, warnings as
+# errors, and the ABI files through linux-source-6.12's scripts/get_abi.pl (perl).
+DOCS_PKGS="perl python3-sphinx python3-docutils"
+FULL_PKGS="$FULL_PKGS $DOCS_PKGS"
 case "$profile" in
 vm) PKGS=$VM_PKGS ;;
+docs) PKGS="python3 xz-utils linux-source-6.12 $DOCS_PKGS" ;;
 full) PKGS="$VM_PKGS $FULL_PKGS" ;;
-*) echo "drvreg setup: unknown profile '$profile': expected full or vm" >&2 && exit 2 ;;
+*) echo "drvreg setup: unknown profile '$profile': expected full, vm or docs" >&2 && exit 2 ;;
 esac
 
 # drvreg_step: progress every 30 s for the long steps.
@@ -36,7 +43,7 @@ missing=""
 # cargo is too old for it, so take cargo-web (the cargo that goes with rustc-web).
 BINDGEN_DIR="${CARGO_HOME:-$HOME/.cargo}/bin"
 export PATH="$BINDGEN_DIR:$PATH"
-[ "$profile" = vm ] || command -v bindgen >/dev/null 2>&1 || command -v cargo >/dev/null 2>&1 ||
+[ "$profile" != full ] || command -v bindgen >/dev/null 2>&1 || command -v cargo >/dev/null 2>&1 ||
 	PKGS="$PKGS cargo-web"
 
 for p in $PKGS; do
