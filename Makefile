@@ -17,6 +17,10 @@
 #                          out/bench/ (scripts/bench.sh)
 #   make soak              long unload storm + core-unload cycles, one METRIC line
 #                          (scripts/soak.sh; SOAK_CYCLES, SOAK_THREADS, KERNEL=kcsan too)
+#   make docs              the ABI file and Documentation/*.rst through the kernel's
+#                          get_abi.pl and Sphinx -W, HTML in out/docs/html
+#   make numbers           rewrite the measured figures README.md and Documentation/
+#                          quote, from the logs of the last runs (scripts/doc-numbers.py)
 #
 # Variables: KERNEL=base|debug|latest|distro|kcsan (the kernel lanes: 6.12 LTS self-built,
 # the same with KASAN+lockdep, Debian's newest kernel source self-built, Debian's own
@@ -44,7 +48,7 @@ SHELL := /bin/bash
 SCRIPTS := $(CURDIR)/scripts
 
 # Bad input stops here with one line, before anything is built.
-ifneq ($(filter-out clean setup help,$(or $(MAKECMDGOALS),modules)),)
+ifneq ($(filter-out clean setup help docs numbers,$(or $(MAKECMDGOALS),modules)),)
 ifneq ($(filter-out base debug latest distro kcsan,$(KERNEL)),)
 $(error drvreg: unknown KERNEL='$(KERNEL)': expected one of: base, debug, latest, distro, kcsan)
 endif
@@ -66,7 +70,7 @@ endif
 KDIR_SH = . $(SCRIPTS)/lib.sh && kdir=$$(drvreg_kdir)
 
 .DEFAULT_GOAL := modules
-.PHONY: modules all clean setup kernel vm vm-shell check demo bench soak help modules_install rust-analyzer
+.PHONY: modules all clean setup kernel vm vm-shell check demo bench soak docs numbers help modules_install rust-analyzer
 
 all: modules
 
@@ -122,5 +126,11 @@ bench:
 soak:
 	@$(SCRIPTS)/soak.sh
 
+docs:
+	@$(SCRIPTS)/docs-check.sh
+
+numbers:
+	@python3 $(SCRIPTS)/doc-numbers.py
+
 help:
-	@sed -n '3,27p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
+	@sed -n '3,31p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'

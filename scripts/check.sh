@@ -7,8 +7,9 @@
 #     (RUSTFLAGS_MODULE=-Dwarnings W=1 KCFLAGS=-Werror) in out/<kernel>/src,
 #     once per kernel version (base, or debug without base; latest; a KDIR tree): clippy
 #     (-Dwarnings, in out/<kernel>/clippy); on the first lane also rustfmt --check over
-#     rust/ and samples/, the import graph of rust/ (scripts/imports.sh: no cycle), and the
-#     quick harness self-test (scripts/harness/selftest.sh),
+#     rust/ and samples/, the import graph of rust/ (scripts/imports.sh: no cycle), the
+#     docs render check (scripts/docs-check.sh: METRIC docs) and the quick harness
+#     self-test (scripts/harness/selftest.sh),
 #     then boot the guest running /kselftest/run_kselftest.sh and read its KTAP results:
 #     every test program in the first lookup mode (locked), then the registry and stress
 #     suites again in each further safe mode (rcu, twostage: DRVREG_MODE in the guest, one
@@ -103,6 +104,12 @@ finish() {
 	[ "$skipped" = 0 ] || line+=", $skipped skipped"
 	note "check took $(($(date +%s) - t_start)) s"
 	echo "$line"
+	# For scripts/doc-numbers.py: the lanes, the totals and the wall time of this run.
+	{
+		echo "kernels: $kernels"
+		echo "seconds: $(($(date +%s) - t_start))"
+		echo "totals: $line"
+	} >"$clog/summary.txt"
 	[ "$failed" = 0 ]
 	exit
 }
@@ -190,7 +197,7 @@ for k in $kernels; do
 	work="$DRVREG_OUT/$kname"
 
 	# --- kernel ----------------------------------------------------------------------
-	note "[$kname] finding the cached kernel, or building or preparing it (first time: base ~6 min, debug ~7 min, latest ~9 min with the sid chroot, distro ~2 min; progress every 30 s)..."
+	note "[$kname] finding the cached kernel, or building or preparing it (measured times: README.md; progress every 30 s)..."
 	t0=$(date +%s)
 	if ! kdir=$(drvreg_kdir 2> >(tee "$clog/$kname-kernel.log" >&2)); then
 		res fail "$kname" "kernel build"
@@ -273,6 +280,13 @@ for k in $kernels; do
 			res fail "$kname" "imports: rust/ has an import cycle (scripts/imports.sh)"
 			echo "$out" | sed 's/^/#   /'
 		fi
+
+		# --- docs: the ABI file and every Documentation/*.rst through the kernel's tools --
+		note "[$kname] docs render check (scripts/docs-check.sh: get_abi.pl, Sphinx -W)..."
+		"$DRVREG_ROOT/scripts/docs-check.sh" >"$clog/docs.log" 2>&1
+		metric "$kname" "$(grep -a '^# METRIC docs ' "$clog/docs.log" | tail -n 1)" docs
+		grep -qa '^# METRIC docs .* verdict=PASS' "$clog/docs.log" ||
+			grep -aE 'WARNING|ERROR|^Warning|abi-lint: warning|^failed:' "$clog/docs.log" | head -40 | sed 's/^/#   /'
 
 		# --- harness self-test ----------------------------------------------------------
 		note "[$kname] harness self-test (quick)..."

@@ -229,31 +229,36 @@ if [ "$safe_rc" -ne 0 ]; then
 	done
 fi
 
-echo
-echo "drvreg demo on the $kernel kernel: $(cat "$slog" "$rlog" 2>/dev/null | grep -a -m1 'DRVREG-VM-START' | sed 's/.*START: //'), window ${window} us, open ${open_us} us, $threads stress workers"
-printf '%-8s %7s %9s %9s %8s %7s %7s %14s  %s\n' mode cycles lookups hits refused busy faults time-to-fault verdict
-printf '%-8s %7s %9s %9s %8s %7s %7s %14s  %s\n' racy "${rcycles:-0}" "$(field "$rlast" lookups)" \
-	"$(field "$rlast" hits)" "$(field "$rlast" refused)" "$(field "$rlast" busy)" "$rfaults" "$ttf" "$rverdict"
-for m in $safe_modes; do
-	printf '%s  %s\n' "${row[$m]}" "${verdict[$m]}"
-done
-echo "(cycles: load-if-needed + one rmmod attempt; refused: lookups refused because the module"
-echo " was going; busy: rmmod refused with EAGAIN because a lookup had the module pinned, 0 in"
-echo " twostage, whose rmmod waits for the pins instead; faults: kernel faults and warnings)"
-if [ -n "$rfault" ]; then
-	echo
-	echo "racy fault report (first lines, full log: $rlog):"
-	grep -aA14 -m1 -E "BUG: (unable to handle|KASAN)|general protection fault" "$rlog" |
-		grep -aE "BUG|#PF|Oops|CPU:|RIP:|Read of|Write of|Call Trace|racy|lookup|stress" |
-		grep -av "\]  ? " | head -n 10 | sed 's/^/  /'
-fi
-echo
 ok=1
 [ "$rverdict" = "RACE REPRODUCED" ] || ok=""
 for m in $safe_modes; do [ "${verdict[$m]}" = SAFE ] || ok=""; done
-if [ -n "$ok" ]; then
-	echo "demo: RACE REPRODUCED with the 2002 lookup; SAFE with the driver lock, RCU and two-stage"
-	exit 0
-fi
-echo "demo: FAILED: racy: $rverdict; locked: ${verdict[locked]}; rcu: ${verdict[rcu]}; twostage: ${verdict[twostage]}"
-exit 1
+# The summary, also kept in out/demo/summary-<kernel>.txt (with the demo's wall time) for
+# scripts/doc-numbers.py, which quotes it in README.md and Documentation/drvreg.rst.
+{
+	echo
+	echo "drvreg demo on the $kernel kernel: $(cat "$slog" "$rlog" 2>/dev/null | grep -a -m1 'DRVREG-VM-START' | sed 's/.*START: //'), window ${window} us, open ${open_us} us, $threads stress workers"
+	printf '%-8s %7s %9s %9s %8s %7s %7s %14s  %s\n' mode cycles lookups hits refused busy faults time-to-fault verdict
+	printf '%-8s %7s %9s %9s %8s %7s %7s %14s  %s\n' racy "${rcycles:-0}" "$(field "$rlast" lookups)" \
+		"$(field "$rlast" hits)" "$(field "$rlast" refused)" "$(field "$rlast" busy)" "$rfaults" "$ttf" "$rverdict"
+	for m in $safe_modes; do
+		printf '%s  %s\n' "${row[$m]}" "${verdict[$m]}"
+	done
+	echo "(cycles: load-if-needed + one rmmod attempt; refused: lookups refused because the module"
+	echo " was going; busy: rmmod refused with EAGAIN because a lookup had the module pinned, 0 in"
+	echo " twostage, whose rmmod waits for the pins instead; faults: kernel faults and warnings)"
+	if [ -n "$rfault" ]; then
+		echo
+		echo "racy fault report (first lines, full log: $rlog):"
+		grep -aA14 -m1 -E "BUG: (unable to handle|KASAN)|general protection fault" "$rlog" |
+			grep -aE "BUG|#PF|Oops|CPU:|RIP:|Read of|Write of|Call Trace|racy|lookup|stress" |
+			grep -av "\]  ? " | head -n 10 | sed 's/^/  /'
+	fi
+	echo
+	if [ -n "$ok" ]; then
+		echo "demo: RACE REPRODUCED with the 2002 lookup; SAFE with the driver lock, RCU and two-stage"
+	else
+		echo "demo: FAILED: racy: $rverdict; locked: ${verdict[locked]}; rcu: ${verdict[rcu]}; twostage: ${verdict[twostage]}"
+	fi
+	echo "demo: took $SECONDS s"
+} | tee "$outdir/summary-$kernel.txt"
+[ -n "$ok" ]

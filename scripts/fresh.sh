@@ -14,13 +14,22 @@
 # (DIR/root/root/drvreg/out, DIR/root/root/.cache/drvreg/logs); remove it when done.
 # The host's extra CA certificates (/usr/local/share/ca-certificates) are copied in, for
 # networks that re-sign HTTPS. Prints the command's output and 'fresh: <command>: exit
-# <status> in <seconds> s'.
+# <status> in <seconds> s', and keeps all of it in out/fresh/<name>.log (name: ci for
+# .ci/run, demo for make demo, else the command's letters), which scripts/doc-numbers.py
+# quotes in README.md.
 set -euo pipefail
 dir=${1:?usage: scripts/fresh.sh DIR COMMAND}
 cmd=${2:?usage: scripts/fresh.sh DIR COMMAND}
 repo=$(cd "$(dirname "$0")/.." && pwd)
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 [ ! -e "$dir" ] || { echo "fresh: $dir exists" >&2; exit 2; }
+case "$cmd" in
+*.ci/run*) name=ci ;;
+*"make demo"*) name=demo ;;
+*) name=$(echo "$cmd" | tr -cs 'A-Za-z0-9' '-') ;;
+esac
+mkdir -p "$repo/out/fresh"
+exec > >(tee "$repo/out/fresh/$name.log") 2>&1
 command -v debootstrap >/dev/null || apt-get install -y -qq debootstrap >/dev/null
 root=$(realpath -m "$dir")/root
 mkdir -p "$root"

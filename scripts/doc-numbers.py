@@ -1,0 +1,176 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Rewrite the measured numbers that README.md and Documentation/*.rst quote, from the
+logs of real runs, so that no figure is typed by hand (make numbers).
+
+A quoted figure lives in a marked block:
+
+  Markdown:  <!-- numbers:NAME -->  ...  <!-- /numbers -->
+  rst:       .. numbers:NAME        ...  .. /numbers
+
+and NAME says where it comes from:
+
+  demo:KERNEL   out/demo/summary-KERNEL.txt (written by make demo): the table, the
+                fault report and the wall time
+  check         out/check/summary.txt (written by make check): lanes, totals, wall time
+  kernels       $DRVREG_CACHE/logs/kernel-*.seconds (written by scripts/kernel.sh): how
+                long each kernel build took on this machine
+  bench         out/bench/report.txt (written by make bench): the table, registration
+                times, validity and goals
+  fresh:NAME    out/fresh/NAME.log (written by scripts/fresh.sh): the time a command took
+                on a fresh Debian bookworm, and how it ended
+
+A block whose source is missing is left as it is, and said so. --check rewrites nothing
+and exits 1 if a block would change. Prints one line per block.
+"""
+import os
+import re
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OUT = os.path.join(ROOT, 'out')
+CACHE = os.environ.get('DRVREG_CACHE') or os.path.join(
+    os.environ.get('XDG_CACHE_HOME') or os.path.expanduser('~/.cache'), 'drvreg')
+FILES = ['README.md'] + sorted(
+    os.path.join('Documentation', f) for f in os.listdir(os.path.join(ROOT, 'Documentation'))
+    if f.endswith('.rst'))
+
+
+def read(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def mins(s):
+    s = int(s)
+    return f'{s // 60} min {s % 60} s' if s >= 60 else f'{s} s'
+
+
+def literal(lines, rst):
+    """A preformatted block: '::' + indented lines in rst, 4-space indent in Markdown."""
+    body = ['    ' + l if l else '' for l in lines]
+    return (['::', ''] if rst else []) + body
+
+
+def demo(kernel, rst):
+    text = read(os.path.join(OUT, 'demo', f'summary-{kernel}.txt'))
+    if text is None:
+        return None, f'out/demo/summary-{kernel}.txt is missing (run KERNEL={kernel} make demo)'
+    lines = text.strip('\n').split('\n')
+    took = next((l for l in lines if l.startswith('demo: took ')), '')
+    secs = re.sub(r'\D', '', took)
+    table = [l for l in lines if not l.startswith('demo: took ')]
+    head = (f'Real output of ``make demo`` on the {kernel} kernel ({mins(secs)}, kernel cached):'
+            if rst else f'Real output of `make demo` on the {kernel} kernel ({mins(secs)}, kernel cached):')
+    return [head, ''] + literal(table, rst), f'demo on {kernel}: {mins(secs)}'
+
+
+def check(rst):
+    text = read(os.path.join(OUT, 'check', 'summary.txt'))
+    if text is None:
+        return None, 'out/check/summary.txt is missing (run make check)'
+    kv = dict(l.split(': ', 1) for l in text.strip().split('\n') if ': ' in l)
+    q = '``' if rst else '`'
+    line = (f'Last measured ``make check`` here (lanes {kv["kernels"]}, kernels cached): '
+            f'{mins(kv["seconds"])}, {q}{kv["totals"]}{q}.')
+    if not rst:
+        line = line.replace('``', '`')
+    return [line], f'check: {mins(kv["seconds"])}, {kv["totals"]}'
+
+
+def kernels(rst):
+    logs = os.path.join(CACHE, 'logs')
+    got = []
+    for k in ['base', 'debug', 'kcsan', 'latest']:
+        s = read(os.path.join(logs, f'kernel-{k}.seconds'))
+        if s and s.strip().isdigit():
+            got.append(f'{k} {mins(s.strip())}')
+    if not got:
+        return None, f'no {logs}/kernel-*.seconds (built before scripts/kernel.sh recorded them)'
+    line = ('Kernel builds measured on this machine (2 cores, ``-j3``): ' if rst else
+            'Kernel builds measured on this machine (2 cores, `-j3`): ') + ', '.join(got) + '.'
+    return [line], 'kernels: ' + ', '.join(got)
+
+
+def bench(rst):
+    text = read(os.path.join(OUT, 'bench', 'report.txt'))
+    if text is None:
+        return None, 'out/bench/report.txt is missing (run make bench)'
+    lines = text.strip('\n').split('\n')
+    # The ns-per-lookup table (up to the first blank line after it), then the registration
+    # times, the validity line and the goals; not the ratio table, the per-cell lines
+    # ('bench mode=...', for scripts) or the file names.
+    end = next(i for i, l in enumerate(lines) if i > 5 and l == '')
+    keep = lines[:end] + ['']
+    keep += [l for l in lines[end:] if l.startswith(('bench register', 'bench: host:', 'bench: run ',
+                                                     '# METRIC'))]
+    return literal(keep, rst), f'bench: {len(keep)} lines'
+
+
+
+def fresh(name, rst):
+    text = read(os.path.join(OUT, 'fresh', f'{name}.log'))
+    if text is None:
+        return None, f'out/fresh/{name}.log is missing (run scripts/fresh.sh)'
+    m = re.search(r'^fresh: (.*): exit (\d+) in (\d+) s$', text, re.M)
+    if not m:
+        return None, f'out/fresh/{name}.log has no final line (still running?)'
+    cmd, rc, secs = m.groups()
+    totals = re.findall(r'^\d+ passed, \d+ failed.*$', text, re.M)
+    q = '``' if rst else '`'
+    end = f', ending {q}{totals[-1]}{q}' if totals else ''
+    status = 'succeeded' if rc == '0' else f'FAILED (exit {rc})'
+    line = (f'On a fresh Debian bookworm (a minimal chroot with no packages and no caches, '
+            f'{q}scripts/fresh.sh{q}), {q}{cmd}{q} {status} in {mins(secs)}{end}.')
+    return [line], f'fresh {name}: exit {rc} in {mins(secs)}'
+
+
+def generate(name, rst):
+    if name.startswith('demo:'):
+        return demo(name[5:], rst)
+    if name.startswith('fresh:'):
+        return fresh(name[6:], rst)
+    return {'check': check, 'kernels': kernels, 'bench': bench}[name](rst)
+
+
+def main():
+    check_only = '--check' in sys.argv[1:]
+    changed = 0
+    for rel in FILES:
+        path = os.path.join(ROOT, rel)
+        text = read(path)
+        rst = rel.endswith('.rst')
+        if rst:
+            pat = re.compile(r'^\.\. numbers:(\S+)\n(.*?)^\.\. /numbers\n', re.M | re.S)
+        else:
+            pat = re.compile(r'^<!-- numbers:(\S+) -->\n(.*?)^<!-- /numbers -->\n', re.M | re.S)
+
+        def repl(m):
+            nonlocal changed
+            name, old = m.group(1), m.group(2)
+            lines, why = generate(name, rst)
+            if lines is None:
+                print(f'{rel}: {name}: kept ({why})')
+                return m.group(0)
+            new = '\n' + '\n'.join(lines) + '\n\n'
+            if new != old:
+                changed += 1
+            print(f'{rel}: {name}: {"updated" if new != old else "current"} ({why})')
+            start = f'.. numbers:{name}\n' if rst else f'<!-- numbers:{name} -->\n'
+            end = '.. /numbers\n' if rst else '<!-- /numbers -->\n'
+            return start + new + end
+
+        out = pat.sub(repl, text)
+        if out != text and not check_only:
+            with open(path, 'w') as f:
+                f.write(out)
+    if check_only and changed:
+        print(f'doc-numbers: {changed} block(s) differ from the logs')
+        sys.exit(1)
+
+
+if __name__ == '__main__':
+    main()
