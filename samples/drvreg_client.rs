@@ -35,7 +35,8 @@ impl kernel::Module for ClientModule {
         })?;
         pin.open()?;
         let mut buf = [0u8; 128];
-        let len = pin.show(&mut buf)?;
+        // Opened: a failing `show` must still release before the pin goes.
+        let len = pin.show(&mut buf).inspect_err(|_| pin.release())?;
         let status = core::str::from_utf8(&buf[..len]).unwrap_or("?");
         pr_info!(
             "pinned and opened {}; its status: {}\n",
