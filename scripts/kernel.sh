@@ -62,19 +62,8 @@ export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 [ -f "$TARBALL" ] || die "$TARBALL not found (run 'make setup')"
 kver=${DRVREG_KSRC_VERSION:-$(dpkg-query -W -f='${Version}' "$PKG" 2>/dev/null || stat -c %s "$TARBALL")}
 
-# Extract the source once per package version (atomically: extract aside, then rename).
-src="$CACHE/src/$PKG-$kver"
-if [ ! -f "$src/Makefile" ]; then
-	mkdir -p "$CACHE/src"
-	tmp=$(mktemp -d "$CACHE/src/.extract.XXXXXX")
-	trap 'rm -rf "$tmp"' EXIT
-	drvreg_step "extracting $TARBALL (once per source version)" "$CACHE/logs/extract-$PKG.log" \
-		tar -xf "$TARBALL" -C "$tmp" || die "could not extract $TARBALL"
-	rm -rf "$src"
-	mv "$tmp/$PKG" "$src"
-	rm -rf "$tmp"
-	trap - EXIT
-fi
+# The source, extracted once per package version (scripts/lib.sh).
+src=$(drvreg_ksrc "$TARBALL" "$PKG" "$kver") || exit 2
 
 key=$({
 	echo "$kver"

@@ -229,27 +229,18 @@ test_client_absent_target() {
 	[ "$(dmesg_count "cannot pin no_such_driver")" -gt "$n" ] || fail "no 'cannot pin' message"
 }
 
-# Rusty Russell: a module cannot pin itself. The sample's selfpin=1 tries; the core must
-# refuse with EDEADLK (the sample fails to load otherwise).
-test_self_pin_refused() {
-	rmmod drvreg_sample || fail "rmmod drvreg_sample" || return
-	sp=$(dstat self_pins) n=$(dmesg_count "pinning my own sample0 was refused with EDEADLK")
-	modprobe drvreg_sample count=2 selfpin=1 || fail "self-pin was not refused" || return
+# Rusty Russell: a module cannot pin itself. self_pin_refused MODULE DRIVER MESSAGE
+# reloads MODULE with selfpin=1: it tries to pin its own DRIVER and fails to load unless
+# the core refuses (Rust: EDEADLK; C: EDEADLK through drvreg_get(), and EINVAL for
+# __drvreg_get(name, NULL, pin), which must not skip the check). The refusal is counted
+# once in self_pins, DRIVER is not pinned, and MESSAGE is in the kernel log.
+self_pin_refused() {
+	rmmod "$1" || fail "rmmod $1" || return
+	sp=$(dstat self_pins) n=$(dmesg_count "$3")
+	modprobe "$1" count=2 selfpin=1 || fail "$1: the self-pin was not refused (see dmesg)" || return
 	[ "$(dstat self_pins)" -eq $((sp + 1)) ] || fail "self_pins did not count the refusal" || return
-	[ "$(cat "$D/drivers/sample0/pins")" = 0 ] || fail "sample0 is pinned" || return
-	[ "$(dmesg_count "pinning my own sample0 was refused with EDEADLK")" -gt "$n" ] || fail "no refusal message"
-}
-
-# The same from C, and around the header's macro: __drvreg_get(name, NULL, pin) must not
-# skip the check (the core checks the module argument against the caller: EINVAL).
-test_c_self_pin_refused() {
-	rmmod drvreg_sample_c || fail "rmmod drvreg_sample_c" || return
-	sp=$(dstat self_pins) n=$(dmesg_count "selfpin: drvreg_get(sample_c0) = -35, __drvreg_get(sample_c0, NULL) = -22")
-	modprobe drvreg_sample_c count=2 selfpin=1 || fail "the C self-pin was not refused (see dmesg)" || return
-	[ "$(dstat self_pins)" -eq $((sp + 1)) ] || fail "self_pins did not count the refusal" || return
-	[ "$(cat "$D/drivers/sample_c0/pins")" = 0 ] || fail "sample_c0 is pinned" || return
-	[ "$(dmesg_count "selfpin: drvreg_get(sample_c0) = -35, __drvreg_get(sample_c0, NULL) = -22")" -gt "$n" ] ||
-		fail "no selfpin message with EDEADLK and EINVAL"
+	[ "$(cat "$D/drivers/$2/pins")" = 0 ] || fail "$2 is pinned" || return
+	[ "$(dmesg_count "$3")" -gt "$n" ] || fail "no '$3' in the kernel log"
 }
 
 test_stats_add_up() {
@@ -397,8 +388,10 @@ else
 	run_test "a client module pins a driver; rmmod refused until it unloads" test_client_pins
 fi
 run_test "a client cannot pin an absent driver" test_client_absent_target
-run_test "a module cannot pin its own driver (EDEADLK)" test_self_pin_refused
-run_test "c: no self-pin through the macro (EDEADLK) or around it (EINVAL)" test_c_self_pin_refused
+run_test "rust: a module cannot pin its own driver (EDEADLK)" self_pin_refused drvreg_sample sample0 \
+	"pinning my own sample0 was refused with EDEADLK"
+run_test "c: no self-pin through the macro (EDEADLK) or around it (EINVAL)" self_pin_refused drvreg_sample_c sample_c0 \
+	"selfpin: drvreg_get(sample_c0) = -35, __drvreg_get(sample_c0, NULL) = -22"
 run_test "rust: duplicate name fails the load with EBUSY" test_duplicate_name drvreg_sample "name=sample_c"
 run_test "c: duplicate name fails the load with EBUSY" test_duplicate_name drvreg_sample_c "name=sample"
 run_test "stats add up" test_stats_add_up
