@@ -9,8 +9,11 @@
 #
 # The cycles are split into shards of SOAK_SHARD cycles, one guest boot each; a shard's
 # result is kept in out/soak/<run>/shard-<n>.txt, so an interrupted soak resumes where it
-# stopped (SOAK_FRESH=1 starts over). The core-unload cycles run in the last shard. Then
-# the shards are summed into:
+# stopped (SOAK_FRESH=1 starts over). The core-unload cycles run in the first shard. With
+# SOAK_UNTIL=<time> (anything 'date -d' reads, e.g. 23:00) no shard starts that would end
+# after that time (judged by the last shard's duration): the run stops early, says how
+# many shards it did, and sums those; the same command resumes it later. Then the shards
+# (all, or those done) are summed into:
 #   # METRIC soak kernel=<k> cycles=<n> threads=<m> loads=<n> unloads=<n> busy=<n>
 #     refused=<n> errors=<n> splats=<n> pins_left=<n> workers_left=<n> modules_left=<n>
 #     leaks=<n|na> verdict=<PASS|FAIL>
@@ -26,6 +29,7 @@
 #   SOAK_CORE      core-unload cycles, default 200
 #   SOAK_SHARD     cycles per guest boot, default 1000
 #   SOAK_MODE      lookup mode of the storm, default locked
+#   SOAK_UNTIL     start no shard that would end after this time (see above)
 # The guests boot with rcupdate.rcu_expedited=1: every rmmod waits for grace periods (the
 # loader's, and the core's module-going notifier's), which take tens of milliseconds under
 # TCG otherwise.
@@ -50,6 +54,10 @@ else
 	cycles=${SOAK_CYCLES:-10000} threads=${SOAK_THREADS:-$dthreads} core=${SOAK_CORE:-200} shard=${SOAK_SHARD:-1000}
 fi
 mode=${SOAK_MODE:-locked}
+until=""
+if [ -n "${SOAK_UNTIL:-}" ]; then
+	until=$(date -d "$SOAK_UNTIL" +%s 2>/dev/null) || die "SOAK_UNTIL='$SOAK_UNTIL' is not a time ('date -d' cannot read it)"
+fi
 for v in "SOAK_CYCLES=$cycles" "SOAK_THREADS=$threads" "SOAK_SHARD=$shard"; do
 	[[ "${v#*=}" =~ ^[1-9][0-9]*$ ]] || die "${v%%=*}='${v#*=}' is not a positive number"
 done
@@ -79,18 +87,23 @@ splats() {
 }
 
 t0=$(date +%s)
-i=1
+i=1 last=0 done_shards=0
 while [ $i -le "$nshards" ]; do
 	res="$run/shard-$i.txt"
 	if [ -s "$res" ]; then
 		say "soak shard $i/$nshards: done earlier ($res)"
-		i=$((i + 1))
+		i=$((i + 1)) done_shards=$((done_shards + 1))
 		continue
 	fi
+	if [ -n "$until" ] && [ $(($(date +%s) + last)) -gt "$until" ]; then
+		say "SOAK_UNTIL=$SOAK_UNTIL: shards $i..$nshards not started (the last took $last s); the same command resumes"
+		break
+	fi
+	ts=$(date +%s)
 	c=$shard
 	[ $i -lt "$nshards" ] || c=$((cycles - shard * (nshards - 1)))
 	k=0
-	[ $i -lt "$nshards" ] || k=$core
+	[ $i -gt 1 ] || k=$core
 	log="$run/console-$i.log"
 	say "soak shard $i/$nshards on the $kernel kernel: $c cycles x $threads workers, $k core-unload cycles (log: $log)"
 	set +e
@@ -106,13 +119,17 @@ while [ $i -le "$nshards" ]; do
 		line="soak-shard: cycles=$c threads=$threads loads=0 unloads=0 busy=0 refused=0 errors=1 pins_left=0 workers_left=0 modules_left=0 leaks=na"
 	fi
 	echo "$line splats=$(splats "$log") rc=$rc" >"$res"
-	i=$((i + 1))
+	last=$(($(date +%s) - ts))
+	i=$((i + 1)) done_shards=$((done_shards + 1))
 done
+[ "$done_shards" = "$nshards" ] ||
+	say "soak: PARTIAL: $done_shards of $nshards shards done ($((done_shards * shard)) of $cycles cycles at most): the METRIC line sums those"
 
 # Sum the shards.
 declare -A sum
 leaks=na
 for f in "$run"/shard-*.txt; do
+	[ -e "$f" ] || continue
 	for kv in $(sed 's/^soak-shard: //' "$f"); do
 		key=${kv%%=*} val=${kv#*=}
 		case "$key" in
