@@ -17,6 +17,7 @@ and NAME says where it comes from:
                 long each kernel build took on this machine
   bench         out/bench/report.txt (written by make bench): the table, registration
                 times, validity and goals
+  soak:KERNEL   out/check/KERNEL-soak.log (make check's short soak): its METRIC line and time
   fresh:NAME    out/fresh/NAME.log (written by scripts/fresh.sh): the time a command took
                 on a fresh Debian bookworm, and how it ended
 
@@ -128,7 +129,22 @@ def fresh(name, rst):
     return [line], f'fresh {name}: exit {rc} in {mins(secs)}'
 
 
+def soak(kernel, rst):
+    text = read(os.path.join(OUT, 'check', f'{kernel}-soak.log'))
+    if text is None:
+        return None, f'out/check/{kernel}-soak.log is missing (run make check)'
+    metric = re.findall(r'^# METRIC soak .*$', text, re.M)
+    secs = re.findall(r'shard\(s\), (\d+) s this time', text)
+    if not metric or not secs:
+        return None, f'out/check/{kernel}-soak.log has no METRIC line or time'
+    q = '``' if rst else '`'
+    return literal([metric[-1]], rst) + ['', f'({q}make check{q}\'s short soak on the {kernel} kernel, '
+                                         f'{mins(secs[-1])}.)'], f'soak {kernel}: {mins(secs[-1])}'
+
+
 def generate(name, rst):
+    if name.startswith('soak:'):
+        return soak(name[5:], rst)
     if name.startswith('demo:'):
         return demo(name[5:], rst)
     if name.startswith('fresh:'):
