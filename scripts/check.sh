@@ -23,7 +23,7 @@
 # built from the guide's text and loaded in a guest on base (scripts/own-driver-test.sh),
 # a short soak on base and
 # debug (scripts/soak.sh --check: its METRIC line), and a short bench on debug (every cell
-# runs, no splat); on the first lane also the bench scripts' self-test.
+# runs, no splat); on the first lane also the bench scripts' and make numbers' self-tests.
 #
 # Every result line is printed prefixed with the kernel's name, and a kselftest result
 # with its lookup mode too ('base: ok 1 [rcu] selftests: drvreg: ...'). Counted: each build and
@@ -309,6 +309,14 @@ for k in $kernels; do
 		else
 			res fail "$kname" "bench scripts self-test"
 			show "$clog/$kname-bench-selftest.log"
+		fi
+
+		# --- make numbers' self-test (synthetic logs in a temporary tree) ---------------
+		if python3 "$DRVREG_ROOT/scripts/doc-numbers.py" --self-test >"$clog/doc-numbers-selftest.log" 2>&1; then
+			res ok "$kname" "doc-numbers self-test: $(grep -ac '^ok ' "$clog/doc-numbers-selftest.log") passed"
+		else
+			res fail "$kname" "doc-numbers self-test"
+			grep -a '^not ok' "$clog/doc-numbers-selftest.log" | sed 's/^/#   /'
 		fi
 	fi
 

@@ -22,19 +22,33 @@ and NAME says where it comes from:
                 on a fresh Debian bookworm, and how it ended
 
 A block whose source is missing is left as it is, and said so. --check rewrites nothing
-and exits 1 if a block would change. Prints one line per block.
+and exits 1 if a block would change. Prints one line per block. --self-test runs the
+script on synthetic logs in a temporary tree (make check runs it).
 """
 import os
 import re
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-OUT = os.path.join(ROOT, 'out')
-CACHE = os.environ.get('DRVREG_CACHE') or os.path.join(
-    os.environ.get('XDG_CACHE_HOME') or os.path.expanduser('~/.cache'), 'drvreg')
-FILES = ['README.md'] + sorted(
-    os.path.join('Documentation', f) for f in os.listdir(os.path.join(ROOT, 'Documentation'))
-    if f.endswith('.rst'))
+import shutil
+import tempfile
+
+ROOT = OUT = CACHE = None
+
+
+def configure(root, cache):
+    global ROOT, OUT, CACHE
+    ROOT, OUT, CACHE = root, os.path.join(root, 'out'), cache
+
+
+configure(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+          os.environ.get('DRVREG_CACHE') or os.path.join(
+              os.environ.get('XDG_CACHE_HOME') or os.path.expanduser('~/.cache'), 'drvreg'))
+
+
+def files():
+    docs = os.path.join(ROOT, 'Documentation')
+    return ['README.md'] + sorted(
+        os.path.join('Documentation', f) for f in os.listdir(docs) if f.endswith('.rst'))
 
 
 def read(path):
@@ -152,10 +166,10 @@ def generate(name, rst):
     return {'check': check, 'kernels': kernels, 'bench': bench}[name](rst)
 
 
-def main():
-    check_only = '--check' in sys.argv[1:]
+def rewrite(check_only):
+    """Rewrites (or with check_only, compares) every block; returns how many differ."""
     changed = 0
-    for rel in FILES:
+    for rel in files():
         path = os.path.join(ROOT, rel)
         text = read(path)
         rst = rel.endswith('.rst')
@@ -183,6 +197,65 @@ def main():
         if out != text and not check_only:
             with open(path, 'w') as f:
                 f.write(out)
+    return changed
+
+
+def self_test():
+    """The script on synthetic logs: every source kind, a missing one, --check."""
+    def write(path, text):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, 'w') as f:
+            f.write(text)
+
+    fails = 0
+
+    def expect(what, ok):
+        nonlocal fails
+        print(('ok - ' if ok else 'not ok - ') + what)
+        fails += not ok
+
+    tmp = tempfile.mkdtemp(prefix='doc-numbers-')
+    try:
+        configure(tmp, os.path.join(tmp, 'cache'))
+        write(f'{tmp}/README.md', 'x\n<!-- numbers:check -->\nold\n<!-- /numbers -->\n'
+              '<!-- numbers:demo:base -->\nold demo\n<!-- /numbers -->\n'
+              '<!-- numbers:fresh:ci -->\nold fresh\n<!-- /numbers -->\ny\n')
+        write(f'{tmp}/Documentation/a.rst', 'T\n\n.. numbers:kernels\n\nold\n\n.. /numbers\n'
+              '.. numbers:soak:debug\n\nold soak\n\n.. /numbers\nend\n')
+        write(f'{tmp}/out/check/summary.txt', 'kernels: base debug\nseconds: 1731\n'
+              'totals: 120 passed, 0 failed, 2 skipped\n')
+        write(f'{tmp}/out/demo/summary-base.txt', 'drvreg demo on the base kernel\n'
+              'racy 1 2 3\ndemo: took 41 s\n')
+        write(f'{tmp}/cache/logs/kernel-debug.seconds', '612\n')
+        write(f'{tmp}/out/check/debug-soak.log', 'drvreg: soak on the debug kernel: 1 shard(s), '
+              '700 s this time\n# METRIC soak kernel=debug cycles=500 verdict=PASS\n')
+        # fresh:ci has no log: its block is kept.
+        expect('--check counts the 4 blocks whose logs exist', rewrite(True) == 4)
+        expect('--check wrote nothing', 'old demo' in open(f'{tmp}/README.md').read())
+        rewrite(False)
+        r = open(f'{tmp}/README.md').read()
+        a = open(f'{tmp}/Documentation/a.rst').read()
+        expect('check: lanes, 28 min 51 s, totals',
+               'lanes base debug, kernels cached): 28 min 51 s, `120 passed, 0 failed, 2 skipped`.' in r)
+        expect('demo: the table and 41 s', '(41 s, kernel cached)' in r and '    racy 1 2 3' in r
+               and 'demo: took' not in r)
+        expect('fresh without a log: kept', 'old fresh' in r)
+        expect('kernels: debug 10 min 12 s (rst quoting)', 'debug 10 min 12 s.' in a and '``-j3``' in a)
+        expect('soak: the METRIC line as a literal block, 11 min 40 s',
+               '::\n\n    # METRIC soak kernel=debug cycles=500 verdict=PASS' in a and '11 min 40 s' in a)
+        expect('text around the blocks unchanged', r.startswith('x\n') and r.endswith('y\n')
+               and a.startswith('T\n') and a.endswith('end\n'))
+        expect('a second run changes nothing', rewrite(True) == 0)
+    finally:
+        shutil.rmtree(tmp)
+    return fails
+
+
+def main():
+    if '--self-test' in sys.argv[1:]:
+        sys.exit(1 if self_test() else 0)
+    check_only = '--check' in sys.argv[1:]
+    changed = rewrite(check_only)
     if check_only and changed:
         print(f'doc-numbers: {changed} block(s) differ from the logs')
         sys.exit(1)
