@@ -13,11 +13,13 @@ and NAME says where it comes from:
   demo:KERNEL   out/demo/summary-KERNEL.txt (written by make demo): the table, the
                 fault report and the wall time
   check         out/check/summary.txt (written by make check): lanes, totals, wall time
-  kernels       $DRVREG_CACHE/logs/kernel-*.seconds (written by scripts/kernel.sh): how
-                long each kernel build took on this machine
+                (of a run of all four lanes only)
+  kernels       the kernel builds of out/fresh/ci.log, else $DRVREG_CACHE/logs/
+                kernel-*.seconds (written by scripts/kernel.sh): how long each took here
   bench         out/bench/report.txt (written by make bench): the table, registration
                 times, validity and goals
-  soak:KERNEL   out/check/KERNEL-soak.log (make check's short soak): its METRIC line and time
+  soak:KERNEL   make check's short soak (out/check/KERNEL-soak.log, else out/fresh/ci.log):
+                its METRIC line and time
   fresh:NAME    out/fresh/NAME.log (written by scripts/fresh.sh): the time a command took
                 on a fresh Debian bookworm, and how it ended
 
@@ -66,7 +68,7 @@ def mins(s):
 
 def literal(lines, rst):
     """A preformatted block: '::' + indented lines in rst, 4-space indent in Markdown."""
-    body = ['    ' + l if l else '' for l in lines]
+    body = ['    ' + l.rstrip() if l.strip() else '' for l in lines]
     return (['::', ''] if rst else []) + body
 
 
@@ -77,7 +79,8 @@ def demo(kernel, rst):
     lines = text.strip('\n').split('\n')
     took = next((l for l in lines if l.startswith('demo: took ')), '')
     secs = re.sub(r'\D', '', took)
-    table = [l for l in lines if not l.startswith('demo: took ')]
+    # (Paths as the reader's checkout has them: relative to the project.)
+    table = [l.replace(ROOT + '/', '') for l in lines if not l.startswith('demo: took ')]
     head = (f'Real output of ``make demo`` on the {kernel} kernel ({mins(secs)}, kernel cached):'
             if rst else f'Real output of `make demo` on the {kernel} kernel ({mins(secs)}, kernel cached):')
     return [head, ''] + literal(table, rst), f'demo on {kernel}: {mins(secs)}'
@@ -88,6 +91,8 @@ def check(rst):
     if text is None:
         return None, 'out/check/summary.txt is missing (run make check)'
     kv = dict(l.split(': ', 1) for l in text.strip().split('\n') if ': ' in l)
+    if kv.get('kernels') != 'base debug latest distro':
+        return None, f'the last make check ran lanes {kv.get("kernels")} only, not all four'
     q = '``' if rst else '`'
     line = (f'Last measured ``make check`` here (lanes {kv["kernels"]}, kernels cached): '
             f'{mins(kv["seconds"])}, {q}{kv["totals"]}{q}.')
@@ -97,16 +102,23 @@ def check(rst):
 
 
 def kernels(rst):
-    logs = os.path.join(CACHE, 'logs')
-    got = []
-    for k in ['base', 'debug', 'kcsan', 'latest']:
-        s = read(os.path.join(logs, f'kernel-{k}.seconds'))
-        if s and s.strip().isdigit():
-            got.append(f'{k} {mins(s.strip())}')
+    """From the fresh-machine CI log if there is one (every kernel built there, as a new
+    user's would be), else from the build times scripts/kernel.sh recorded here."""
+    got, where = [], ''
+    text = read(os.path.join(OUT, 'fresh', 'ci.log'))
+    if text:
+        got = [f'{k} {mins(t)}' for k, t in re.findall(r'built the (\w+) kernel in (\d+) s', text)]
+        where = ' (the fresh-machine CI run)'
     if not got:
-        return None, f'no {logs}/kernel-*.seconds (built before scripts/kernel.sh recorded them)'
-    line = ('Kernel builds measured on this machine (2 cores, ``-j3``): ' if rst else
-            'Kernel builds measured on this machine (2 cores, `-j3`): ') + ', '.join(got) + '.'
+        logs = os.path.join(CACHE, 'logs')
+        for k in ['base', 'debug', 'kcsan', 'latest']:
+            t = read(os.path.join(logs, f'kernel-{k}.seconds'))
+            if t and t.strip().isdigit():
+                got.append(f'{k} {mins(t.strip())}')
+    if not got:
+        return None, 'no kernel build time recorded (out/fresh/ci.log, kernel-*.seconds)'
+    q = '``' if rst else '`'
+    line = f'Kernel builds measured on this machine{where} (2 cores, {q}-j3{q}): ' + ', '.join(got) + '.'
     return [line], 'kernels: ' + ', '.join(got)
 
 
@@ -144,13 +156,16 @@ def fresh(name, rst):
 
 
 def soak(kernel, rst):
+    """make check's short soak: its own log, else the fresh-machine CI run's lines."""
     text = read(os.path.join(OUT, 'check', f'{kernel}-soak.log'))
-    if text is None:
-        return None, f'out/check/{kernel}-soak.log is missing (run make check)'
-    metric = re.findall(r'^# METRIC soak .*$', text, re.M)
-    secs = re.findall(r'shard\(s\), (\d+) s this time', text)
-    if not metric or not secs:
-        return None, f'out/check/{kernel}-soak.log has no METRIC line or time'
+    metric = re.findall(r'^# METRIC soak .*$', text or '', re.M)
+    secs = re.findall(r'shard\(s\), (\d+) s this time', text or '')
+    if not (metric and secs):
+        text = read(os.path.join(OUT, 'fresh', 'ci.log')) or ''
+        metric = ['# ' + m for m in re.findall(rf'^{kernel}: ok - (METRIC soak .*)$', text, re.M)]
+        secs = re.findall(rf'done in (\d+) s: \[{kernel}\] short soak', text)
+    if not (metric and secs):
+        return None, f'no short soak of {kernel} in out/check/{kernel}-soak.log or out/fresh/ci.log'
     q = '``' if rst else '`'
     return literal([metric[-1]], rst) + ['', f'({q}make check{q}\'s short soak on the {kernel} kernel, '
                                          f'{mins(secs[-1])}.)'], f'soak {kernel}: {mins(secs[-1])}'
@@ -222,7 +237,7 @@ def self_test():
               '<!-- numbers:fresh:ci -->\nold fresh\n<!-- /numbers -->\ny\n')
         write(f'{tmp}/Documentation/a.rst', 'T\n\n.. numbers:kernels\n\nold\n\n.. /numbers\n'
               '.. numbers:soak:debug\n\nold soak\n\n.. /numbers\nend\n')
-        write(f'{tmp}/out/check/summary.txt', 'kernels: base debug\nseconds: 1731\n'
+        write(f'{tmp}/out/check/summary.txt', 'kernels: base debug latest distro\nseconds: 1731\n'
               'totals: 120 passed, 0 failed, 2 skipped\n')
         write(f'{tmp}/out/demo/summary-base.txt', 'drvreg demo on the base kernel\n'
               'racy 1 2 3\ndemo: took 41 s\n')
@@ -236,7 +251,8 @@ def self_test():
         r = open(f'{tmp}/README.md').read()
         a = open(f'{tmp}/Documentation/a.rst').read()
         expect('check: lanes, 28 min 51 s, totals',
-               'lanes base debug, kernels cached): 28 min 51 s, `120 passed, 0 failed, 2 skipped`.' in r)
+               'lanes base debug latest distro, kernels cached): 28 min 51 s, '
+               '`120 passed, 0 failed, 2 skipped`.' in r)
         expect('demo: the table and 41 s', '(41 s, kernel cached)' in r and '    racy 1 2 3' in r
                and 'demo: took' not in r)
         expect('fresh without a log: kept', 'old fresh' in r)
