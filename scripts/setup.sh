@@ -77,7 +77,7 @@ if ! command -v bindgen >/dev/null 2>&1; then
 		exit 1
 	}
 	crates() { echo "$(grep -c 'Compiling' "$1") crates compiled"; }
-	DRVREG_STEP_FIGURE=crates drvreg_step "installing bindgen-cli from crates.io (cargo install --locked, ~3 min)" \
+	DRVREG_STEP_FIGURE=crates drvreg_step "installing bindgen-cli from crates.io (cargo install --locked, ~2 min)" \
 		"${TMPDIR:-/tmp}/drvreg-bindgen.log" cargo install --locked bindgen-cli ||
 		{ say "cargo install bindgen-cli failed"; exit 1; }
 fi
