@@ -6,9 +6,9 @@
 #
 #   scripts/setup.sh [full|vm|docs]
 #
-# vm: what booting a guest on Debian's own kernel needs (the distro lane: QEMU, busybox,
+# vm: what booting a guest on Debian's own kernel needs (the deb: lanes: QEMU, busybox,
 #     debootstrap for the sid chroot that has the compilers): no Rust toolchain, no
-#     cargo, no bindgen, no kernel source. 'make demo' on the distro kernel uses only this.
+#     cargo, no bindgen, no kernel source. 'make demo' on Debian's kernel uses only this.
 # docs: what the docs check (scripts/docs-check.sh) needs: Sphinx, and perl and the 6.12
 #     kernel source for the kernel's own ABI tool (scripts/get_abi.pl).
 # full (default): everything, for the lanes that build kernels (base, debug, latest),
@@ -46,6 +46,33 @@ export PATH="$BINDGEN_DIR:$PATH"
 [ "$profile" != full ] || command -v bindgen >/dev/null 2>&1 || command -v cargo >/dev/null 2>&1 ||
 	PKGS="$PKGS cargo-web"
 
+# QEMU 8.1 or newer: multi-threaded TCG in bookworm's QEMU 7.2 races translating guest
+# code against the kernel's own text patching (fixed in 8.1, "accel/tcg: Always lock pages
+# before translation"): about one boot in ten of Debian's 7.2 kernel died in boot with an
+# 'Oops: int3' in live-patched text (make boots measures it). bookworm-backports has
+# QEMU 10.0: on bookworm, add that suite (for QEMU only: -t picks it for these packages).
+QEMU_MIN=1:8.1
+QEMU_PKGS="qemu-system-x86 qemu-system-data qemu-system-common"
+backports=""
+qemu_new() {
+	local v
+	v=$(dpkg-query -W -f='${Version}' qemu-system-x86 2>/dev/null) &&
+		dpkg --compare-versions "$v" ge "$QEMU_MIN"
+}
+codename=$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}")
+if [[ " $PKGS " == *" qemu-system-x86 "* ]] && ! qemu_new && [ "$codename" = bookworm ]; then
+	backports=bookworm-backports
+	PKGS=$(echo " $PKGS " | tr '\n' ' ' | sed 's/ qemu-system-x86 / /')
+fi
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+	command -v sudo >/dev/null 2>&1 || {
+		say "installing packages needs root: run as root, or install sudo"
+		exit 1
+	}
+	SUDO=sudo
+fi
+
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' ||
 		missing="$missing $p"
@@ -53,20 +80,24 @@ done
 
 if [ -n "$missing" ]; then
 	say "installing Debian packages ($profile):$missing"
-	SUDO=""
-	if [ "$(id -u)" -ne 0 ]; then
-		command -v sudo >/dev/null 2>&1 || {
-			say "installing packages needs root: run as root, or install sudo"
-			exit 1
-		}
-		SUDO=sudo
-	fi
 	export DEBIAN_FRONTEND=noninteractive
 	log=${TMPDIR:-/tmp}/drvreg-apt.log
 	# shellcheck disable=SC2086
 	drvreg_step "apt-get update and install ($(echo $missing | wc -w) packages)" "$log" \
 		sh -c "$SUDO apt-get update && $SUDO apt-get install -y --no-install-recommends $missing" ||
 		{ say "installing packages failed (log: $log)"; exit 1; }
+fi
+if [ -n "$backports" ] && ! qemu_new; then
+	list=/etc/apt/sources.list.d/drvreg-$backports.list
+	mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+	export DEBIAN_FRONTEND=noninteractive
+	[ -f "$list" ] || echo "deb $mirror $backports main" | $SUDO tee "$list" >/dev/null
+	# shellcheck disable=SC2086
+	drvreg_step "installing QEMU from $backports (>= ${QEMU_MIN#1:}: see scripts/setup.sh)" \
+		"${TMPDIR:-/tmp}/drvreg-apt-qemu.log" sh -c "$SUDO apt-get update &&
+		$SUDO apt-get install -y --no-install-recommends -t $backports $QEMU_PKGS" ||
+		{ say "installing QEMU from $backports failed"; exit 1; }
+	qemu_new || { say "QEMU is still older than ${QEMU_MIN#1:} after the install"; exit 1; }
 fi
 [ "$profile" = full ] || exit 0
 
