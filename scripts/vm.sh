@@ -9,9 +9,7 @@
 #
 # Environment (all optional but CMD):
 #   CMD              shell commands run by 'sh /cmd.sh' in the guest (may span lines)
-#   KERNEL           base (default: 6.12 LTS), debug (6.12 with KASAN, lockdep, fault
-#                    injection), latest (Debian's newest kernel source, self-built) or
-#                    distro (Debian's own prebuilt kernel, modules built in a sid chroot)
+#   KERNEL           a lane of scripts/lanes.conf (default base: 6.12 LTS)
 #   KDIR             a built Rust-enabled kernel tree to use instead of the cached kernels
 #   VM_CPUS          vCPUs, default 4;  VM_MEM  MiB of guest memory, default 1024
 #   VM_TIMEOUT       seconds before a guest is declared hung and killed, default 900
@@ -26,6 +24,10 @@
 #   VM_PROJECT       0: leave out the project's modules and kselftests
 #   VM_EXTRA_M       more module source folders (each with a Kbuild) to build and install
 #                    (the harness self-test's oops module)
+#   VM_RETRY         boots after an infrastructure failure, default 1 (0: count them, as
+#                    make boots does)
+#   VM_INFRA_CRASH   1: the first boot loads scripts/harness/infra_crash.ko before CMD (a
+#                    fault outside drvreg), to see it reported and retried
 #
 # In the guest: modules in /lib/modules/$(uname -r)/updates (modprobe NAME), kselftests in
 # /kselftest (run_kselftest.sh), debugfs on /sys/kernel/debug, a tmpfs on /tmp,
@@ -34,12 +36,18 @@
 # The console is streamed to stdout and saved in the log; drvreg's own messages go to
 # stderr. /init prints 'DRVREG-VM-START: <release> cpus=<n>' before CMD and
 # 'DRVREG-VM-EXIT: <status>' after it.
+# Every kernel report in the console is classified by selftests/drvreg/splat.awk. A boot
+# whose reports are all outside drvreg (no drvreg frame, no address in a freed drvreg
+# module, or before CMD started), or that died or hung before CMD started, is an
+# infrastructure failure: one 'drvreg: INFRA: ...' line with the first lines of the trace
+# and the log, then one more boot (VM_RETRY); it never gives a verdict. Such a boot's log
+# is kept as <log>-infra<n>.log: the log is always the boot that gave the verdict.
 # Exit status: CMD's status; when something went wrong instead:
-#   kernel splat (Oops, BUG:, WARNING:, KASAN, lockdep, UBSAN, panic, Call Trace, ...):
+#   drvreg's kernel splat (oops, BUG:, WARNING:, KASAN, lockdep, UBSAN, panic, ...):
 #       CMD's status if non-zero, else 1 (with VM_EXPECT_SPLAT=1: 0, and 1 if none seen)
 #   guest hung past VM_TIMEOUT, or silent for VM_SPLAT_IDLE after a splat: 124
-#       (0 with VM_EXPECT_SPLAT=1 if it splatted first);  guest died before CMD finished: 125;
-#   bad input or build failure: 2
+#       (0 with VM_EXPECT_SPLAT=1 if it splatted first);  guest died while CMD ran: 125;
+#   infrastructure failure in every boot: 126;  bad input or build failure: 2
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -64,6 +72,16 @@ for kv in ${VM_ENV:-}; do
 	v=${kv#*=}
 	envlines+="export ${kv%%=*}='${v//\'/\'\\\'\'}'"$'\n'
 done
+case "${VM_RETRY:-1}" in '' | *[!0-9]*) die "VM_RETRY='${VM_RETRY}' is not a number" ;; esac
+case "${VM_INFRA_CRASH:-0}" in
+0) ;;
+1)
+	# A fault outside drvreg in the first boot, before CMD: it must be retried, not judged.
+	VM_EXTRA_M="${VM_EXTRA_M:-} $DRVREG_ROOT/scripts/harness"
+	CMD='[ "${DRVREG_VM_BOOT:-1}" != 1 ] || modprobe infra_crash'$'\n'"${CMD:-}"
+	;;
+*) die "VM_INFRA_CRASH='$VM_INFRA_CRASH': expected 0 or 1" ;;
+esac
 for d in ${VM_EXTRA_M:-}; do
 	[ -f "$d/Kbuild" ] || [ -f "$d/Makefile" ] || die "VM_EXTRA_M=$d has no Kbuild"
 done
@@ -129,22 +147,37 @@ append="console=ttyS0 panic=-1 oops=panic kasan_multi_shot loglevel=7 printk.tim
 # when an interrupt lands while identify_boot_cpu() has cleared the LA57 feature bit
 # (seen once on a loaded host); 4-level paging has no such window.
 qargs=(-nodefaults -no-reboot -cpu max,la57=off -smp "$VM_CPUS" -m "$VM_MEM" -kernel "$bz"
-	-initrd "$img/initramfs.cpio.gz" -append "$append")
+	-initrd "$img/initramfs.cpio.gz")
 
 # --- boot --------------------------------------------------------------------------------
 if [ -n "$shell" ]; then
 	say "booting an interactive $kname guest ($VM_CPUS CPUs, TCG: slow); Ctrl-A X quits QEMU"
 	set +e
-	"$qemu" "${qargs[@]}" -display none -serial mon:stdio | tee "$log"
+	"$qemu" "${qargs[@]}" -append "$append" -display none -serial mon:stdio | tee "$log"
 	set -e
 	say "console log: $log"
 	exit 0
 fi
 
-say "booting the $kname guest ($VM_CPUS CPUs, TCG, timeout ${VM_TIMEOUT}s) to run CMD..."
-# Kernel lines carry a printk timestamp (printk.time=1); the command's own output does
-# not, so a test printing 'WARNING:' is not taken for a kernel splat.
-splat_re='^\[ *[0-9]+\.[0-9]+\] .*(Oops|BUG:|WARNING:|general protection fault|Kernel panic|kernel BUG at|possible circular locking|possible recursive locking|INFO: |UBSAN:|Call Trace:)'
+# The guest's command line also carries DRVREG_VM_BOOT=<n> (the kernel hands unknown
+# NAME=value parameters to /init as environment): which boot of this run it is.
+splat_kinds() {
+	case "$1" in
+	oops) echo "kernel oops" ;;
+	kasan) echo "KASAN report" ;;
+	kcsan) echo "KCSAN report" ;;
+	ubsan) echo "UBSAN report" ;;
+	lockdep) echo "lockdep report" ;;
+	bug) echo "kernel BUG" ;;
+	warning) echo "kernel WARNING" ;;
+	panic) echo "kernel panic" ;;
+	*) echo "kernel INFO report (stall, hung task or lockdep)" ;;
+	esac
+}
+# Reports in the console log (selftests/drvreg/splat.awk); KCSAN reports not drvreg's are
+# left out: 6.12's KCSAN sees the C side (kernfs, module refcounts, kthreads) and they
+# neither crash the guest nor say anything about drvreg.
+reports() { awk -v console=1 -f "$DRVREG_SPLAT" "$1" | awk -F'\t' '!($2 == "kcsan" && $3 == "infra")'; }
 
 # A guest that splatted and then printed nothing for VM_SPLAT_IDLE seconds is stuck (say
 # a deadlock after a lockdep report, or a report loop): stop it instead of waiting for
@@ -152,7 +185,7 @@ splat_re='^\[ *[0-9]+\.[0-9]+\] .*(Oops|BUG:|WARNING:|general protection fault|K
 watch_stuck() {
 	local last=-1 idle=0 size
 	while sleep 5; do
-		grep -aqE "$splat_re" "$log" 2>/dev/null || continue
+		[ -n "$(reports "$log" 2>/dev/null)" ] || continue
 		! grep -aq 'DRVREG-VM-EXIT: ' "$log" || continue
 		size=$(stat -c %s "$log")
 		if [ "$size" = "$last" ]; then idle=$((idle + 5)); else idle=0 last=$size; fi
@@ -163,42 +196,87 @@ watch_stuck() {
 		fi
 	done
 }
-: >"$log"
-watch_stuck </dev/null >/dev/null 2>&1 &
-watcher=$!
-start=$(date +%s)
-interrupted=""
-trap 'interrupted=1' INT TERM
-set +e
-timeout --foreground -k 10 "$VM_TIMEOUT" "$qemu" "${qargs[@]}" -pidfile "$img/qemu.pid" -display none \
-	-serial stdio -monitor none </dev/null 2>&1 | sed -u 's/\r$//' | tee "$log"
-qrc=${PIPESTATUS[0]}
-set -e
-secs=$(($(date +%s) - start))
-kill "$watcher" 2>/dev/null || true
-wait "$watcher" 2>/dev/null || true
-trap - INT TERM
-if [ -n "$interrupted" ]; then
-	say "interrupted: QEMU stopped after ${secs} s"
-	say "console log: $log"
-	exit 130
-fi
+
+# boot_once: one boot, console in $log; sets qrc (QEMU's status), secs, interrupted.
+boot_once() {
+	local watcher
+	rm -f "$img/stuck"
+	: >"$log"
+	watch_stuck </dev/null >/dev/null 2>&1 &
+	watcher=$!
+	start=$(date +%s)
+	interrupted=""
+	trap 'interrupted=1' INT TERM
+	set +e
+	timeout --foreground -k 10 "$VM_TIMEOUT" "$qemu" "${qargs[@]}" -append "$append DRVREG_VM_BOOT=$boot" \
+		-pidfile "$img/qemu.pid" -display none -serial stdio -monitor none </dev/null 2>&1 |
+		sed -u 's/\r$//' | tee "$log"
+	qrc=${PIPESTATUS[0]}
+	set -e
+	secs=$(($(date +%s) - start))
+	kill "$watcher" 2>/dev/null || true
+	wait "$watcher" 2>/dev/null || true
+	trap - INT TERM
+}
+
+# infra: prints why this boot's failure is the infrastructure's (a kernel fault outside
+# drvreg, or a guest that died or hung before its command started), or nothing.
+infra() {
+	local first
+	if [ -n "$rep" ]; then
+		grep -q "$(printf '\tdrvreg\t')" <<<"$rep" && return
+		first=$(head -n 1 <<<"$rep")
+		IFS=$'\t' read -r _ k _ w h <<<"$first"
+		if [ "$w" = boot ]; then
+			echo "$(splat_kinds "$k") in boot, before CMD started: ${h#\[*\] }"
+		else
+			echo "$(splat_kinds "$k") with no drvreg frame: ${h#\[*\] }"
+		fi
+	elif ! grep -aq 'DRVREG-VM-START' "$log"; then
+		if [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
+			echo "guest hung in boot, before CMD started (killed after ${VM_TIMEOUT} s)"
+		elif ! grep -aq 'terminating on signal' "$log"; then
+			echo "guest died in boot, before CMD started (QEMU status $qrc)"
+		fi
+	fi
+}
+
+boots=$((1 + ${VM_RETRY:-1}))
+boot=1
+while :; do
+	say "booting the $kname guest ($VM_CPUS CPUs, TCG, timeout ${VM_TIMEOUT}s) to run CMD$([ "$boot" = 1 ] || echo ", boot $boot of $boots")..."
+	boot_once
+	if [ -n "$interrupted" ]; then
+		say "interrupted: QEMU stopped after ${secs} s"
+		say "console log: $log"
+		exit 130
+	fi
+	rep=$(reports "$log")
+	why=$(infra)
+	[ -n "$why" ] || break
+	# One line, then the first lines of the trace: never a verdict. The boot's log moves
+	# aside, so that VM_LOG is always the log of the boot that gave the verdict.
+	mv "$log" "${log%.log}-infra$boot.log"
+	say "INFRA: boot $boot of $boots failed outside drvreg: $why; console log: ${log%.log}-infra$boot.log"
+	n=$(head -n 1 <<<"$rep" | cut -f1)
+	[ -z "$n" ] || tail -n +"$n" "${log%.log}-infra$boot.log" | grep -a '^\[ *[0-9]*\.[0-9]*\] ' |
+		grep -avE '\] (#PF|PGD|Code:|RSP|RAX|RDX|RBP|R1[0-5]|R[089]|FS|CS|CR2|DR[0-7]|Hardware name)' |
+		head -n 6 | sed 's/^/drvreg:   | /' >&2
+	if [ "$boot" -ge "$boots" ]; then
+		say "FAIL: infrastructure failure in all $boots boot(s) (VM_RETRY=${VM_RETRY:-1}): no verdict"
+		exit 126
+	fi
+	boot=$((boot + 1))
+done
 
 # --- verdict -----------------------------------------------------------------------------
-splat=$(grep -aE -m1 "$splat_re" "$log" || true)
-kind=""
-case "$splat" in
-"") ;;
-*"BUG: KASAN"*) kind="KASAN report" ;;
-*"UBSAN:"*) kind="UBSAN report" ;;
-*"circular locking"* | *"recursive locking"* | *"lock held"* | *"inconsistent lock"* | *"lockdep"*) kind="lockdep report" ;;
-*"general protection fault"* | *"Oops"* | *"unable to handle"* | *"NULL pointer dereference"*) kind="kernel oops" ;;
-*"kernel BUG at"* | *"BUG:"*) kind="kernel BUG" ;;
-*"WARNING:"*) kind="kernel WARNING" ;;
-*"Kernel panic"*) kind="kernel panic" ;;
-*"INFO: "*) kind="kernel INFO report (stall, hung task or lockdep)" ;;
-*) kind="kernel stack dump" ;;
-esac
+# The first report of drvreg's names the run (an infrastructure-only log never gets here).
+first=$(grep -m1 "$(printf '\tdrvreg\t')" <<<"$rep" || true)
+splat="" kind="" where=""
+if [ -n "$first" ]; then
+	IFS=$'\t' read -r _ k _ where splat <<<"$first"
+	kind=$(splat_kinds "$k")
+fi
 marker=$(grep -aoE 'DRVREG-VM-EXIT: [0-9]+' "$log" | tail -1 || true)
 cmdrc=${marker#DRVREG-VM-EXIT: }
 hung=""
@@ -235,15 +313,14 @@ elif [ -z "$marker" ]; then
 	killed=$(grep -a -m1 'terminating on signal' "$log" || true)
 	if [ -n "$killed" ]; then
 		say "FAIL: QEMU was killed from outside before CMD finished: $killed"
-	elif grep -aq 'DRVREG-VM-START' "$log"; then
-		say "FAIL: guest died before CMD finished (QEMU status $qrc)"
 	else
-		say "FAIL: guest died before CMD started (QEMU status $qrc; did it boot? see the log)"
+		say "FAIL: guest died before CMD finished (QEMU status $qrc)"
 	fi
 	rc=125
 else
 	rc=$cmdrc
 	say "CMD exited with status $cmdrc (guest ran ${secs} s)"
 fi
+[ -z "$splat" ] || say "the $kind is drvreg's: $where"
 say "console log: $log"
 exit "$rc"

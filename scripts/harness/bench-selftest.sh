@@ -55,6 +55,7 @@ fake_setup() {
 	mkdir -p "$d/sys/kernel/drvreg/bench" "$d/sys/module" "$d/proc/sys/kernel" "$d/tmp"
 	mkfifo "$d/sys/kernel/drvreg/bench/run" "$d/sys/kernel/drvreg/bench/result"
 	echo "7 4 1 7" >"$d/proc/sys/kernel/printk"
+	echo "[locked] rcu twostage" >"$d/sys/kernel/drvreg/mode"
 	: >"$d/dmesg"
 	# The guest's modprobe, rmmod and dmesg, acting on the fake state: shell functions
 	# (busybox sh runs its own applets before anything on PATH).

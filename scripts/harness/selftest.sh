@@ -65,7 +65,7 @@ cmd_output() {
 has_line() { cmd_output | grep -aqx -- "$1"; }
 
 echo "TAP version 13"
-if [ -n "$quick" ]; then echo "1..2"; else echo "1..14"; fi
+if [ -n "$quick" ]; then echo "1..3"; else echo "1..17"; fi
 
 boot exit3 CMD='exit 3'
 [ "$rc" = 3 ] && grep -q 'CMD exited with status 3' "$msg"
@@ -74,6 +74,14 @@ result $? "harness: CMD's exit status 3 is vm.sh's exit status (${secs}s)"
 boot oops VM_EXTRA_M="$harness" CMD='modprobe drvreg_harness_oops; echo survived'
 [ "$rc" != 0 ] && grep -q '^drvreg: FAIL: kernel oops in the guest: .*BUG: kernel NULL pointer dereference' "$msg"
 result $? "harness: an oops in the guest fails the run and is named (${secs}s)"
+
+# A fault outside drvreg (infra_crash.ko: no drvreg frame) in the first boot: one INFRA
+# line, that boot's log kept aside, a second boot whose command runs and gives the result.
+boot infra VM_INFRA_CRASH=1 CMD='echo "second boot ran: $DRVREG_VM_BOOT"'
+[ "$rc" = 0 ] && grep -q '^drvreg: INFRA: boot 1 of 2 failed outside drvreg: kernel oops with no drvreg frame' "$msg" &&
+	grep -q '^second boot ran: 2$' "$con" && [ -f "$logs/infra-infra1.log" ] &&
+	! grep -aq 'second boot ran' "$logs/infra-infra1.log"
+result $? "harness: a fault outside drvreg is reported as infrastructure and booted again (${secs}s)"
 
 if [ -n "$quick" ]; then
 	echo "# harness: $passed passed, $failed failed"
@@ -113,6 +121,14 @@ result $? "harness: a WARN fails a run whose CMD succeeded (${secs}s)"
 boot expect VM_EXPECT_SPLAT=1 VM_EXTRA_M="$harness" CMD='modprobe drvreg_harness_oops'
 [ "$rc" = 0 ] && grep -q '^drvreg: expected splat seen (kernel oops): ' "$msg"
 result $? "harness: VM_EXPECT_SPLAT=1 with an oops exits 0 (${secs}s)"
+
+boot infra-expect VM_EXPECT_SPLAT=1 VM_RETRY=0 VM_INFRA_CRASH=1 CMD='true'
+[ "$rc" = 126 ] && grep -q '^drvreg: FAIL: infrastructure failure in all 1 boot' "$msg" && ! grep -q 'expected splat seen' "$msg"
+result $? "harness: a fault outside drvreg is never the expected splat; VM_RETRY=0 gives status 126 (${secs}s)"
+
+boot infra-boot VM_RETRY=0 VM_APPEND='rdinit=/nonexistent init=/nonexistent' CMD='true'
+[ "$rc" = 126 ] && grep -q '^drvreg: INFRA: boot 1 of 1 failed outside drvreg: .*before CMD started' "$msg"
+result $? "harness: a guest that dies in boot is an infrastructure failure (${secs}s)"
 
 boot expect-none VM_EXPECT_SPLAT=1 CMD='true'
 [ "$rc" != 0 ] && grep -q '^drvreg: FAIL: no kernel splat seen' "$msg"
