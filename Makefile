@@ -11,6 +11,8 @@
 #   make kernel            build or find the cached kernel KERNEL=..., print its dir
 #   make vm CMD='...'      boot a guest, run CMD as root, exit with its status
 #   make vm-shell          interactive guest shell (Ctrl-A X quits QEMU)
+#   make boots N=100       boot the lane's kernel N times (default 30) and count crashes:
+#                          the emulator measured, not drvreg (scripts/boots.sh)
 #   make check             the whole test suite (scripts/check.sh)
 #   make demo              the race demonstration (scripts/demo.sh)
 #   make bench             lookup cost and scaling per lookup mode, report and plots in
@@ -22,11 +24,10 @@
 #   make numbers           rewrite the measured figures README.md and Documentation/
 #                          quote, from the logs of the last runs (scripts/doc-numbers.py)
 #
-# Variables: KERNEL=base|debug|latest|distro|kcsan (the kernel lanes: 6.12 LTS self-built,
-# the same with KASAN+lockdep, Debian's newest kernel source self-built, Debian's own
-# kernel binary; kcsan: 6.12 with KCSAN, for make soak), KDIR=/built/rust/kernel (skips
-# kernel builds),
+# Variables: KERNEL=<lane> (the kernel lanes, one row each in scripts/lanes.conf: what
+# each is and proves), KDIR=/built/rust/kernel (skips kernel builds),
 # CMD, VM_CPUS, VM_MEM, VM_TIMEOUT, VM_SPLAT_IDLE, VM_EXPECT_SPLAT, VM_APPEND, VM_ENV, VM_LOG, SHARE,
+# VM_RETRY, VM_INFRA_CRASH, QEMU (scripts/vm.sh), N (make boots),
 # CHECK_KERNELS, BENCH_RUNS (make bench: runs, default 5), BENCH_THREADS (default "1 2";
 # more threads than VM_CPUS, default 2 for bench, are labelled oversubscribed). See README.md.
 #
@@ -41,16 +42,20 @@ override VM_ENV := $(value VM_ENV)
 override SHARE := $(value SHARE)
 override VM_LOG := $(value VM_LOG)
 export KERNEL KDIR CMD VM_CPUS VM_MEM VM_TIMEOUT VM_SPLAT_IDLE VM_EXPECT_SPLAT VM_APPEND VM_ENV VM_LOG SHARE
+export VM_RETRY VM_INFRA_CRASH QEMU N
 export CHECK_KERNELS RUSTC RUSTDOC DRVREG_CACHE BENCH_RUNS BENCH_THREADS
 export SOAK_CYCLES SOAK_THREADS SOAK_CORE SOAK_SHARD SOAK_MODE SOAK_FRESH
 
 SHELL := /bin/bash
 SCRIPTS := $(CURDIR)/scripts
+comma := ,
 
 # Bad input stops here with one line, before anything is built.
 ifneq ($(filter-out clean setup help docs numbers,$(or $(MAKECMDGOALS),modules)),)
-ifneq ($(filter-out base debug latest distro kcsan,$(KERNEL)),)
-$(error drvreg: unknown KERNEL='$(KERNEL)': expected one of: base, debug, latest, distro, kcsan)
+# The lanes: the first column of scripts/lanes.conf.
+LANES := $(shell awk '/^[^\#]/ && NF >= 8 { print $$1 }' $(SCRIPTS)/lanes.conf)
+ifneq ($(filter-out $(LANES),$(KERNEL)),)
+$(error drvreg: unknown KERNEL='$(KERNEL)': expected one of: $(subst $() ,$(comma) ,$(LANES)))
 endif
 ifneq ($(KDIR),)
 KDIR_ERR := $(shell RUSTC='$(or $(RUSTC),/usr/bin/rustc)' bash -c '. $(SCRIPTS)/lib.sh && drvreg_check_kdir "$$1"' - '$(KDIR)' 2>&1)
@@ -59,7 +64,7 @@ $(error $(KDIR_ERR))
 endif
 endif
 endif
-$(foreach v,VM_CPUS VM_MEM VM_TIMEOUT VM_SPLAT_IDLE,$(if $($v),$(if $(shell [[ '$($v)' =~ ^[1-9][0-9]*$$ ]] || echo bad),\
+$(foreach v,VM_CPUS VM_MEM VM_TIMEOUT VM_SPLAT_IDLE N,$(if $($v),$(if $(shell [[ '$($v)' =~ ^[1-9][0-9]*$$ ]] || echo bad),\
 	$(error drvreg: $v='$($v)' is not a positive number))))
 ifneq ($(filter vm,$(MAKECMDGOALS)),)
 ifeq ($(strip $(CMD)),)
@@ -70,7 +75,7 @@ endif
 KDIR_SH = . $(SCRIPTS)/lib.sh && kdir=$$(drvreg_kdir)
 
 .DEFAULT_GOAL := modules
-.PHONY: modules all clean setup kernel vm vm-shell check demo bench soak docs numbers help modules_install rust-analyzer
+.PHONY: modules all clean setup kernel vm vm-shell boots check demo bench soak docs numbers help modules_install rust-analyzer
 
 all: modules
 
@@ -113,11 +118,13 @@ vm:
 vm-shell:
 	@VM_SHELL=1 $(SCRIPTS)/vm.sh
 
+boots:
+	@$(SCRIPTS)/boots.sh
+
 check:
 	@$(SCRIPTS)/check.sh
 
 demo:
-	@test -x $(SCRIPTS)/demo.sh || { echo "drvreg: scripts/demo.sh is not there yet" >&2; exit 2; }
 	@$(SCRIPTS)/demo.sh
 
 bench:
@@ -133,4 +140,4 @@ numbers:
 	@python3 $(SCRIPTS)/doc-numbers.py
 
 help:
-	@sed -n '3,31p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
+	@sed -n '3,/^$$/s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))

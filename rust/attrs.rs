@@ -31,8 +31,21 @@ impl AttrOps for ModeAttr {
     const NAME: &'static CStr = c_str!("mode");
     const MODE: u16 = 0o644;
 
+    /// Every selectable mode, the current one in brackets, as the block layer's
+    /// `queue/scheduler` lists its schedulers: `[locked] rcu twostage`.
     fn show(_dir: &CStr, out: &mut Page<'_>) -> Result {
-        with_core(|core| emit(out, format_args!("{}\n", core.lookups.mode().as_str())))
+        with_core(|core| {
+            let now = core.lookups.mode();
+            for (i, m) in core.lookups.modes().enumerate() {
+                let sep = if i == 0 { "" } else { " " };
+                if m == now {
+                    emit(out, format_args!("{sep}[{}]", m.as_str()))?;
+                } else {
+                    emit(out, format_args!("{sep}{}", m.as_str()))?;
+                }
+            }
+            emit(out, format_args!("\n"))
+        })
     }
 
     fn store(_dir: &CStr, input: &[u8]) -> Result {

@@ -104,6 +104,14 @@ impl Lookups {
         }
     }
 
+    /// The modes that [`Lookups::set_mode`] accepts, in the order of their numbers: racy
+    /// only when loaded with `allow_racy=1`.
+    pub fn modes(&self) -> impl Iterator<Item = Mode> + '_ {
+        Mode::ALL
+            .into_iter()
+            .filter(move |&m| m != Mode::Racy || self.allow_racy)
+    }
+
     /// Selects the lookup mode: `EPERM` for racy unless loaded with `allow_racy=1`.
     pub fn set_mode(&self, mode: Mode) -> Result {
         if mode == Mode::Racy && !self.allow_racy {

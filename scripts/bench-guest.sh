@@ -39,7 +39,9 @@
 # (scripts/harness/bench-selftest.sh runs it on the host against a fake bench interface).
 root=${BENCH_ROOT:-}
 B=$root/sys/kernel/drvreg/bench
-MODES="noop unsafe modref locked rcu twostage"
+# The floors (bench-only modes of bench/run), then the lookup modes as the core lists them
+# in /sys/kernel/drvreg/mode (read once the core is loaded, below).
+FLOORS="noop unsafe modref"
 TARGETS="same spread"
 REGISTER_ONLY=1000
 # bench/run refuses more.
@@ -224,6 +226,7 @@ unload() {
 
 # --- start ---------------------------------------------------------------------------------
 modprobe drvreg || die "modprobe drvreg failed"
+MODES="$FLOORS $(tr -d '[]' <"$root/sys/kernel/drvreg/mode")"
 [ -e "$B/run" ] && [ -e "$B/result" ] ||
 	die "this drvreg has no $B/run and $B/result (the bench interface)"
 # list 'A B C': A,B,C

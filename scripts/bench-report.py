@@ -44,6 +44,9 @@ import subprocess
 import sys
 import tempfile
 
+# The modes of synthetic logs (--self-test), and of a log whose bench-config names none:
+# a real log's bench-config lists what the guest ran (the floors, then the lookup modes
+# the core lists in /sys/kernel/drvreg/mode).
 MODES = ["noop", "unsafe", "modref", "locked", "rcu", "twostage"]
 # What each mode's loop does (the plots' key).
 MODE_KEY = {
@@ -146,7 +149,8 @@ class Bench:
                 f = fields(rest)
                 if f is None or not numbers(f, [k for k in RAW_KEYS if k not in
                                                 ("mode", "target")], floats=("ns_per_op",)) \
-                        or f.get("mode") not in MODES or f.get("target") not in TARGETS:
+                        or f.get("mode") not in (self.config or {}).get("modes", MODES) \
+                        or f.get("target") not in TARGETS:
                     unreadable += 1
                     continue
                 cell = (f["mode"], f["threads"], f["drivers"], f["target"])

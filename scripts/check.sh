@@ -1,52 +1,52 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# drvreg's whole test suite (make check):
-#   setup; then for each kernel lane in $CHECK_KERNELS (default "base debug latest distro"):
-#     build the kernel (cached), build the modules with warnings as errors
-#     (RUSTFLAGS_MODULE=-Dwarnings W=1 KCFLAGS=-Werror) in out/<kernel>/src,
-#     once per kernel version (base, or debug without base; latest; a KDIR tree): clippy
-#     (-Dwarnings, in out/<kernel>/clippy); on the first lane also rustfmt --check over
-#     rust/ and samples/, the import graph of rust/ (scripts/imports.sh: no cycle), the
-#     docs render check (scripts/docs-check.sh: METRIC docs) and the quick harness
-#     self-test (scripts/harness/selftest.sh),
-#     then boot the guest running /kselftest/run_kselftest.sh and read its KTAP results:
-#     every test program in the first lookup mode (locked), then the registry and stress
-#     suites again in each further safe mode (rcu, twostage: DRVREG_MODE in the guest, one
-#     boot, the modes in sequence) on the base and debug lanes (and a KDIR tree); latest
-#     and distro run in locked mode only. On base, those two suites run once more with
-#     kmod's module tools instead of busybox's (the "mode" kmod: locked, DRVREG_TOOLS=kmod),
-#     as a real host would run them.
+# drvreg's whole test suite (make check): setup, then a loop over the lanes of
+# scripts/lanes.conf that make check runs (their 'check' column), in table order. On each
+# lane: find or build its kernel (cached), build the modules with warnings as errors
+# (RUSTFLAGS_MODULE=-Dwarnings W=1 KCFLAGS=-Werror) in out/<lane>/src, then the lane's
+# steps from its 'check' column, each a function below (step_<name>):
+#   lint        (once, on the first lane that has it) rustfmt --check over rust/ and
+#               samples/, the import graph of rust/ (scripts/imports.sh: no cycle), the
+#               docs render check (scripts/docs-check.sh: METRIC docs), the quick harness
+#               self-test (scripts/harness/selftest.sh: exit status, a drvreg oops, an
+#               infrastructure crash retried), the bench scripts' and make numbers'
+#               self-tests
+#   clippy      CLIPPY=1 -Dwarnings, in out/<lane>/clippy
+#   ksft        boot the guest running /kselftest/run_kselftest.sh and read its KTAP
+#               results: every test program in the lane's first lookup mode, then the
+#               mode-dependent suites (registry, stress) in each further one ('modes'
+#               column; all: every safe mode the core lists; kmod: locked with kmod's
+#               module tools, as a real host would run them)
+#   fuzz, failslab  the kselftests' METRIC lines (a missing line fails)
+#   own-driver  the own-driver guide's code built from the guide's text and loaded in a
+#               guest (scripts/own-driver-test.sh)
+#   soak        a short soak (scripts/soak.sh --check: its METRIC line)
+#   bench       a short bench (every cell runs, no splat)
 #
-# Then the figures scripts check, as results: the kselftests' METRIC lines (the fuzz on
-# base, failslab's six paths on debug: a missing line fails), the own-driver guide's code
-# built from the guide's text and loaded in a guest on base (scripts/own-driver-test.sh),
-# a short soak on base and
-# debug (scripts/soak.sh --check: its METRIC line), and a short bench on debug (every cell
-# runs, no splat); on the first lane also the bench scripts' and make numbers' self-tests.
-#
-# Every result line is printed prefixed with the kernel's name, and a kselftest result
-# with its lookup mode too ('base: ok 1 [rcu] selftests: drvreg: ...'). Counted: each build and
+# Every result line is printed prefixed with the lane's name, and a kselftest result
+# with its lookup mode too ('debug: ok 1 [rcu] selftests: drvreg: ...'). Counted: each build and
 # lint step, each harness test, and each innermost kselftest result (a subtest line the
 # suite printed; a test program that prints no subtests counts once, and one that fails
 # with all its subtests passing counts one failure more), separately for each mode. 'ok' passes, 'not ok' fails,
-# '# SKIP' skips. A kernel splat in a guest, a guest that dies or hangs, a program that
-# never reports: failures. Before the last line, one line per lane:
-# 'lane <name>: N passed, N failed[, N skipped]'. The last line is
+# '# SKIP' skips. A kernel splat of drvreg's in a guest, a guest that dies or hangs, a
+# program that never reports: failures (an infrastructure crash is booted again by
+# vm.sh, and fails only if it happens again). Before the last line, one line per lane:
+# 'lane <name>: N passed, N failed[, N skipped] (<wall time> s)'. The last line is
 # 'N passed, N failed[, N skipped]'; the exit status is non-zero if anything failed.
 #
-# Environment: CHECK_KERNELS="base debug latest distro"; KDIR=/built/kernel checks that tree instead;
-#   CHECK_VM_TIMEOUT (s, default 1800) for the kselftest guest; CHECK_TEST_TIMEOUT (s)
-#   overrides every test program's kselftest timeout (else the suite's 'settings', or 45);
-#   CHECK_MODES="locked rcu twostage kmod" the lookup modes of the kselftests on every lane
-#   (kmod: locked with kmod's tools; default: the four on base, the first three on debug
-#   and KDIR, locked on latest and distro);
-#   VM_CPUS as for vm.sh. Logs: out/check/<kernel>-*.log, out/logs/check-<kernel>-*.log.
+# Environment: CHECK_KERNELS="<lanes>" (default: the lanes of scripts/lanes.conf that have
+#   a 'check' column); KDIR=/built/kernel checks that tree instead (lint, clippy, ksft in
+#   every safe mode); CHECK_VM_TIMEOUT (s, default 1800) for the kselftest guest;
+#   CHECK_TEST_TIMEOUT (s) overrides every test program's kselftest timeout (else the
+#   suite's 'settings', or 45); CHECK_MODES="locked rcu twostage kmod" the lookup modes
+#   of the kselftests on every lane (default: the lane's 'modes' column);
+#   VM_CPUS as for vm.sh. Logs: out/check/<lane>-*.log, out/logs/check-<lane>-*.log.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
 passed=0 failed=0 skipped=0
-declare -A lp lf ls
+declare -A lp lf ls lt
 t_start=$(date +%s)
 clog="$DRVREG_OUT/check"
 
@@ -98,7 +98,7 @@ finish() {
 		[ "$k" != kdir ] || k=$(drvreg_kname)
 		line="lane $k: ${lp[$k]:-0} passed, ${lf[$k]:-0} failed"
 		[ "${ls[$k]:-0}" = 0 ] || line+=", ${ls[$k]} skipped"
-		echo "$line"
+		echo "$line (${lt[$k]:-0} s)"
 	done
 	line="$passed passed, $failed failed"
 	[ "$skipped" = 0 ] || line+=", $skipped skipped"
@@ -117,35 +117,34 @@ finish() {
 if [ -n "${KDIR:-}" ]; then
 	kernels=kdir
 else
-	kernels=${CHECK_KERNELS:-$DRVREG_KERNELS}
+	kernels=${CHECK_KERNELS:-$(drvreg_lanes check)}
 	for k in $kernels; do
-		case " $DRVREG_KERNELS " in
+		case " $(drvreg_lanes check) " in
 		*" $k "*) ;;
-		*) die "unknown kernel '$k' in CHECK_KERNELS: expected some of: $DRVREG_KERNELS" ;;
+		*) die "unknown lane '$k' in CHECK_KERNELS: expected some of: $(drvreg_lanes check) (scripts/lanes.conf)" ;;
 		esac
 	done
 fi
 [ -n "$kernels" ] || die "CHECK_KERNELS is empty"
-safe_modes="locked rcu twostage"
 for m in ${CHECK_MODES:-}; do
-	case " $safe_modes kmod " in
-	*" $m "*) ;;
-	*) die "unknown mode '$m' in CHECK_MODES: expected some of: $safe_modes kmod" ;;
-	esac
+	[[ "$m" =~ ^[a-z]+$ ]] || die "bad mode '$m' in CHECK_MODES: expected lookup mode names (or kmod)"
 done
 if [ -n "${CHECK_MODES+x}" ] && [ -z "${CHECK_MODES// /}" ]; then
 	die "CHECK_MODES is empty"
 fi
-# lane_modes KERNEL: the lookup modes the kselftests run in on that lane.
+# lane_steps LANE: the lane's 'check' column as words (a KDIR tree: lint, clippy, ksft).
+lane_steps() {
+	if [ "$1" = kdir ]; then echo "lint clippy ksft"; else drvreg_lane "$1" check | tr , ' '; fi
+}
+# lane_modes LANE: the lookup modes the kselftests run in on that lane ('all': the safe
+# modes the core lists, read in the guest).
 lane_modes() {
 	if [ -n "${CHECK_MODES:-}" ]; then
 		echo "$CHECK_MODES"
+	elif [ "$1" = kdir ]; then
+		echo all
 	else
-		case "$1" in
-		latest | distro) echo locked ;;
-		base) echo "$safe_modes kmod" ;;
-		*) echo "$safe_modes" ;;
-		esac
+		drvreg_lane "$1" modes | tr , ' '
 	fi
 }
 
@@ -157,180 +156,171 @@ note "setting up the host (scripts/setup.sh)..."
 drvreg_setup
 rm -rf "$clog"
 mkdir -p "$clog"
-first=1
 
-# The guest command for the modes MODES: run the kselftests live on the console, every
-# program in the first mode, the mode-dependent suites (mode_tests) in each further one
-# (DRVREG_MODE=<mode>; kmod: DRVREG_MODE=locked DRVREG_TOOLS=kmod), then print all the
-# results once more, each line prefixed with
-# 'DRVREG-KTAP[<mode>]: ', with the console quiet, so kernel messages cannot tear a
-# result line.
+# The guest command for the modes MODES ('all': the safe modes the core lists): run the
+# kselftests live on the console, every program in the first mode, the mode-dependent
+# suites (mode_tests) in each further one (DRVREG_MODE=<mode>; kmod: DRVREG_MODE=locked
+# DRVREG_TOOLS=kmod), each mode announced as 'DRVREG-MODE: <mode>', then print all the
+# results once more, each line prefixed with 'DRVREG-KTAP[<mode>]: ', with the console
+# quiet, so kernel messages cannot tear a result line.
 ksft_args=""
 [ -z "${CHECK_TEST_TIMEOUT:-}" ] || ksft_args="-o $CHECK_TEST_TIMEOUT"
 mode_tests="drvreg:drvreg_registry.sh drvreg:drvreg_stress.sh"
 ksft_cmd() {
-	local m t env which=""
-	echo "[ -x /kselftest/run_kselftest.sh ] || { echo 'no /kselftest in the guest'; exit 1; }"
-	for m in $1; do
-		env="DRVREG_MODE=$m"
-		[ "$m" != kmod ] || env="DRVREG_MODE=locked DRVREG_TOOLS=kmod"
-		echo "echo 'DRVREG-MODE: $m'"
-		echo "$env /kselftest/run_kselftest.sh $ksft_args$which 2>&1 | tee /tmp/ksft.$m.out"
-		if [ -z "$which" ]; then
-			for t in $mode_tests; do which+=" -t $t"; done
-		fi
-	done
-	echo "echo 1 >/proc/sys/kernel/printk"
-	for m in $1; do
-		echo "sed 's/^/DRVREG-KTAP[$m]: /' /tmp/ksft.$m.out"
-	done
-	echo "echo 7 >/proc/sys/kernel/printk"
+	local t which=""
+	for t in $mode_tests; do which+=" -t $t"; done
+	cat <<GUEST
+[ -x /kselftest/run_kselftest.sh ] || { echo 'no /kselftest in the guest'; exit 1; }
+modes=""
+for m in $1; do
+	if [ "\$m" = all ]; then
+		m=\$(modprobe drvreg && tr -d '[]' </sys/kernel/drvreg/mode && rmmod drvreg) ||
+			{ echo 'could not read the lookup modes from /sys/kernel/drvreg/mode'; exit 1; }
+	fi
+	modes="\$modes \$m"
+done
+which=""
+for m in \$modes; do
+	env="DRVREG_MODE=\$m"
+	[ "\$m" != kmod ] || env="DRVREG_MODE=locked DRVREG_TOOLS=kmod"
+	echo "DRVREG-MODE: \$m"
+	env \$env /kselftest/run_kselftest.sh $ksft_args\$which 2>&1 | tee /tmp/ksft.\$m.out
+	which="$which"
+done
+echo 1 >/proc/sys/kernel/printk
+for m in \$modes; do sed "s/^/DRVREG-KTAP[\$m]: /" /tmp/ksft.\$m.out; done
+echo 7 >/proc/sys/kernel/printk
+GUEST
 }
 
-for k in $kernels; do
-	if [ "$k" = kdir ]; then
-		kname=$(drvreg_kname)
-	else
-		export KERNEL=$k
-		kname=$k
-	fi
-	work="$DRVREG_OUT/$kname"
+# --- the steps: one function each, named after the 'check' column's entries -----------
+# Each runs on lane $kname with its kernel tree $kdir (source $ksrc) and work folder $work.
 
-	# --- kernel ----------------------------------------------------------------------
-	note "[$kname] finding the cached kernel, or building or preparing it (measured times: README.md; progress every 30 s)..."
-	t0=$(date +%s)
-	if ! kdir=$(drvreg_kdir 2> >(tee "$clog/$kname-kernel.log" >&2)); then
-		res fail "$kname" "kernel build"
-		show "$clog/$kname-kernel.log"
-		continue
-	fi
-	res ok "$kname" "kernel ($kdir, $(($(date +%s) - t0)) s)"
-	ksrc=$kdir
-	[ ! -e "$kdir/source" ] || ksrc=$(cd "$kdir/source" && pwd -P)
-
-	# --- strict module build --------------------------------------------------------
-	strict="RUSTFLAGS_MODULE=-Dwarnings W=1 KCFLAGS=-Werror"
+strict="RUSTFLAGS_MODULE=-Dwarnings W=1 KCFLAGS=-Werror"
+step_build() {
 	note "[$kname] building the modules with warnings as errors ($strict)..."
 	built=""
 	if [ ! -f "$DRVREG_PROJECT/Kbuild" ]; then
 		res fail "$kname" "build: no Kbuild in $DRVREG_PROJECT"
+		return
+	fi
+	mkdir -p "$work"
+	local t0
+	t0=$(date +%s)
+	if (
+		exec 9>"$work/.lock" && flock 9 &&
+			drvreg_stage "$DRVREG_PROJECT" "$work/src" &&
+			DRVREG_KMAKE_FLAGS=$strict drvreg_build "$kdir" "$work/src"
+	) >"$clog/$kname-build.log" 2>&1; then
+		res ok "$kname" "build: modules, warnings as errors ($(($(date +%s) - t0)) s)"
+		built=1
 	else
-		mkdir -p "$work"
-		t0=$(date +%s)
-		if (
-			exec 9>"$work/.lock" && flock 9 &&
-				drvreg_stage "$DRVREG_PROJECT" "$work/src" &&
-				DRVREG_KMAKE_FLAGS=$strict drvreg_build "$kdir" "$work/src"
-		) >"$clog/$kname-build.log" 2>&1; then
-			res ok "$kname" "build: modules, warnings as errors ($(($(date +%s) - t0)) s)"
-			built=1
-		else
-			res fail "$kname" "build: modules, warnings as errors"
-			show "$clog/$kname-build.log"
-		fi
+		res fail "$kname" "build: modules, warnings as errors"
+		show "$clog/$kname-build.log"
+	fi
+}
+
+step_clippy() {
+	[ -f "$DRVREG_PROJECT/Kbuild" ] || return 0
+	note "[$kname] clippy build (CLIPPY=1, -Dwarnings)..."
+	local t0
+	t0=$(date +%s)
+	if (
+		drvreg_stage "$DRVREG_PROJECT" "$work/clippy" &&
+			DRVREG_KMAKE_FLAGS="CLIPPY=1 CLIPPY_DRIVER=/usr/bin/clippy-driver RUSTFLAGS_MODULE=-Dwarnings" \
+				drvreg_build "$kdir" "$work/clippy"
+	) >"$clog/$kname-clippy.log" 2>&1; then
+		res ok "$kname" "clippy: no warnings ($(($(date +%s) - t0)) s)"
+	else
+		res fail "$kname" "clippy: warnings or errors"
+		show "$clog/$kname-clippy.log"
+	fi
+}
+
+linted=""
+step_lint() {
+	[ -z "$linted" ] || return 0
+	linted=1
+	local out rustfmt line
+	# --- rustfmt ------------------------------------------------------------------------
+	mapfile -t rsfiles < <(cd "$DRVREG_PROJECT" && find rust samples -name '*.rs' 2>/dev/null | sort)
+	rustfmt=rustfmt
+	[ ! -x /usr/bin/rustfmt ] || rustfmt=/usr/bin/rustfmt
+	if [ ${#rsfiles[@]} = 0 ]; then
+		res skip "$kname" "rustfmt: no *.rs files under rust/ or samples/"
+	elif (cd "$DRVREG_PROJECT" && "$rustfmt" --check --color never --edition 2021 \
+		--config-path "$ksrc/.rustfmt.toml" "${rsfiles[@]}") >"$clog/rustfmt.log" 2>&1; then
+		res ok "$kname" "rustfmt --check: ${#rsfiles[@]} files formatted"
+	else
+		res fail "$kname" "rustfmt --check: files need formatting ($rustfmt; run it without --check)"
+		head -60 "$clog/rustfmt.log" | sed 's/^/#   /'
 	fi
 
-	# --- clippy, once per kernel version (base or debug: 6.12; latest: 7.x; distro builds
-	# in the sid chroot, which has no clippy; a KDIR tree: the host's) --------------------
-	clippy=""
-	case "$kname" in
-	base | latest) clippy=1 ;;
-	debug) [[ " $kernels " == *" base "* ]] || clippy=1 ;;
-	distro) ;;
-	*) clippy=1 ;;
-	esac
-	if [ -n "$clippy" ]; then
-		if [ -f "$DRVREG_PROJECT/Kbuild" ]; then
-			note "[$kname] clippy build (CLIPPY=1, -Dwarnings)..."
-			t0=$(date +%s)
-			if (
-				drvreg_stage "$DRVREG_PROJECT" "$work/clippy" &&
-					DRVREG_KMAKE_FLAGS="CLIPPY=1 CLIPPY_DRIVER=/usr/bin/clippy-driver RUSTFLAGS_MODULE=-Dwarnings" \
-						drvreg_build "$kdir" "$work/clippy"
-			) >"$clog/$kname-clippy.log" 2>&1; then
-				res ok "$kname" "clippy: no warnings ($(($(date +%s) - t0)) s)"
-			else
-				res fail "$kname" "clippy: warnings or errors"
-				show "$clog/$kname-clippy.log"
-			fi
-		fi
+	# --- import graph -------------------------------------------------------------------
+	if out=$("$DRVREG_ROOT/scripts/imports.sh" 2>&1); then
+		res ok "$kname" "imports: ${out#rust/: }"
+	else
+		res fail "$kname" "imports: rust/ has an import cycle (scripts/imports.sh)"
+		echo "$out" | sed 's/^/#   /'
 	fi
 
-	if [ -n "$first" ]; then
-		first=""
+	# --- docs: the ABI file and every Documentation/*.rst through the kernel's tools ----
+	note "[$kname] docs render check (scripts/docs-check.sh: get_abi.pl, Sphinx -W)..."
+	"$DRVREG_ROOT/scripts/docs-check.sh" >"$clog/docs.log" 2>&1
+	metric "$kname" "$(grep -a '^# METRIC docs ' "$clog/docs.log" | tail -n 1)" docs
+	grep -qa '^# METRIC docs .* verdict=PASS' "$clog/docs.log" ||
+		grep -aE 'WARNING|ERROR|^Warning|abi-lint: warning|^failed:' "$clog/docs.log" | head -40 | sed 's/^/#   /'
 
-		# --- rustfmt --------------------------------------------------------------------
-		mapfile -t rsfiles < <(cd "$DRVREG_PROJECT" && find rust samples -name '*.rs' 2>/dev/null | sort)
-		rustfmt=rustfmt
-		[ ! -x /usr/bin/rustfmt ] || rustfmt=/usr/bin/rustfmt
-		if [ ${#rsfiles[@]} = 0 ]; then
-			res skip "$kname" "rustfmt: no *.rs files under rust/ or samples/"
-		elif (cd "$DRVREG_PROJECT" && "$rustfmt" --check --color never --edition 2021 \
-			--config-path "$ksrc/.rustfmt.toml" "${rsfiles[@]}") >"$clog/rustfmt.log" 2>&1; then
-			res ok "$kname" "rustfmt --check: ${#rsfiles[@]} files formatted"
-		else
-			res fail "$kname" "rustfmt --check: files need formatting ($rustfmt; run it without --check)"
-			head -60 "$clog/rustfmt.log" | sed 's/^/#   /'
-		fi
+	# --- harness self-test --------------------------------------------------------------
+	note "[$kname] harness self-test (quick)..."
+	"$DRVREG_ROOT/scripts/harness/selftest.sh" --quick >"$clog/$kname-harness.log" 2>&1
+	while IFS= read -r line; do
+		case "$line" in
+		"ok "*) count ok "$kname" 1 && echo "$kname: $line" ;;
+		"not ok "*) count fail "$kname" 1 && echo "$kname: $line" ;;
+		"#   "*) echo "$line" ;;
+		esac
+	done <"$clog/$kname-harness.log"
+	grep -aqE '^(not )?ok ' "$clog/$kname-harness.log" || {
+		res fail "$kname" "harness self-test did not run"
+		show "$clog/$kname-harness.log"
+	}
 
-		# --- import graph ---------------------------------------------------------------
-		if out=$("$DRVREG_ROOT/scripts/imports.sh" 2>&1); then
-			res ok "$kname" "imports: ${out#rust/: }"
-		else
-			res fail "$kname" "imports: rust/ has an import cycle (scripts/imports.sh)"
-			echo "$out" | sed 's/^/#   /'
-		fi
-
-		# --- docs: the ABI file and every Documentation/*.rst through the kernel's tools --
-		note "[$kname] docs render check (scripts/docs-check.sh: get_abi.pl, Sphinx -W)..."
-		"$DRVREG_ROOT/scripts/docs-check.sh" >"$clog/docs.log" 2>&1
-		metric "$kname" "$(grep -a '^# METRIC docs ' "$clog/docs.log" | tail -n 1)" docs
-		grep -qa '^# METRIC docs .* verdict=PASS' "$clog/docs.log" ||
-			grep -aE 'WARNING|ERROR|^Warning|abi-lint: warning|^failed:' "$clog/docs.log" | head -40 | sed 's/^/#   /'
-
-		# --- harness self-test ----------------------------------------------------------
-		note "[$kname] harness self-test (quick)..."
-		"$DRVREG_ROOT/scripts/harness/selftest.sh" --quick >"$clog/$kname-harness.log" 2>&1
-		while IFS= read -r line; do
-			case "$line" in
-			"ok "*) count ok "$kname" 1 && echo "$kname: $line" ;;
-			"not ok "*) count fail "$kname" 1 && echo "$kname: $line" ;;
-			"#   "*) echo "$line" ;;
-			esac
-		done <"$clog/$kname-harness.log"
-		grep -aqE '^(not )?ok ' "$clog/$kname-harness.log" || {
-			res fail "$kname" "harness self-test did not run"
-			show "$clog/$kname-harness.log"
-		}
-
-		# --- bench scripts self-test (host only: a fake kernel interface) -------------
-		if "$DRVREG_ROOT/scripts/harness/bench-selftest.sh" >"$clog/$kname-bench-selftest.log" 2>&1; then
-			res ok "$kname" "bench scripts self-test: $(grep -ac '^ok ' "$clog/$kname-bench-selftest.log") passed"
-		else
-			res fail "$kname" "bench scripts self-test"
-			show "$clog/$kname-bench-selftest.log"
-		fi
-
-		# --- make numbers' self-test (synthetic logs in a temporary tree) ---------------
-		if python3 "$DRVREG_ROOT/scripts/doc-numbers.py" --self-test >"$clog/doc-numbers-selftest.log" 2>&1; then
-			res ok "$kname" "doc-numbers self-test: $(grep -ac '^ok ' "$clog/doc-numbers-selftest.log") passed"
-		else
-			res fail "$kname" "doc-numbers self-test"
-			grep -a '^not ok' "$clog/doc-numbers-selftest.log" | sed 's/^/#   /'
-		fi
+	# --- bench scripts self-test (host only: a fake kernel interface) -----------------
+	if "$DRVREG_ROOT/scripts/harness/bench-selftest.sh" >"$clog/$kname-bench-selftest.log" 2>&1; then
+		res ok "$kname" "bench scripts self-test: $(grep -ac '^ok ' "$clog/$kname-bench-selftest.log") passed"
+	else
+		res fail "$kname" "bench scripts self-test"
+		show "$clog/$kname-bench-selftest.log"
 	fi
 
-	# --- kselftests in the guest, once per lookup mode --------------------------------
+	# --- make numbers' self-test (synthetic logs in a temporary tree) -------------------
+	if python3 "$DRVREG_ROOT/scripts/doc-numbers.py" --self-test >"$clog/doc-numbers-selftest.log" 2>&1; then
+		res ok "$kname" "doc-numbers self-test: $(grep -ac '^ok ' "$clog/doc-numbers-selftest.log") passed"
+	else
+		res fail "$kname" "doc-numbers self-test"
+		grep -a '^not ok' "$clog/doc-numbers-selftest.log" | sed 's/^/#   /'
+	fi
+}
+
+# The kselftests in the guest; sets $vlog (the console log) for the METRIC steps.
+step_ksft() {
+	local modes flags t0 vrc msg out m p f s fsum=0 ran env
 	modes=$(lane_modes "$kname")
 	vlog="$DRVREG_OUT/logs/check-$kname-$(date +%Y%m%d-%H%M%S).log"
 	flags=""
 	[ -z "$built" ] || flags=$strict
 	t0=$(date +%s)
 	ktap_figure() { echo "$(grep -acE '^(# )*(not )?ok [0-9]+ ' "$vlog" 2>/dev/null) results so far"; }
-	DRVREG_STEP_FIGURE=ktap_figure DRVREG_KMAKE_FLAGS=$flags DRVREG_SETUP_DONE=full \
+	# The fuzz suite runs only where the lane's check column asks for it.
+	env=${VM_ENV:-}
+	[ -n "${KDIR:-}" ] || drvreg_lane_has "$kname" fuzz ||
+		env+=" DRVREG_FUZZ=skip"
+	DRVREG_STEP_FIGURE=ktap_figure DRVREG_KMAKE_FLAGS=$flags DRVREG_SETUP_DONE=full VM_ENV="$env" \
 		VM_LOG="$vlog" VM_EXPECT_SPLAT= VM_TIMEOUT=${CHECK_VM_TIMEOUT:-1800} CMD="$(ksft_cmd "$modes")" \
 		drvreg_step "[$kname] the kselftests in the guest (modes: $modes)" "$clog/$kname-vm.log" "$DRVREG_ROOT/scripts/vm.sh"
 	vrc=$?
+	grep -a '^drvreg: INFRA' "$clog/$kname-vm.log" | sed 's/^drvreg: /# /'
 	if [ "$vrc" = 0 ]; then
 		res ok "$kname" "guest: kselftests ran (modes: $modes), no kernel splat ($(($(date +%s) - t0)) s)"
 	else
@@ -338,12 +328,13 @@ for k in $kernels; do
 		res fail "$kname" "guest: ${msg#drvreg: FAIL: }"
 		[ -n "$msg" ] || show "$clog/$kname-vm.log"
 	fi
-	[ -f "$vlog" ] || continue
+	[ -f "$vlog" ] || return 0
 
-	# Count the innermost results of each mode: a result line is a leaf unless results one
-	# level deeper came right before it (KTAP prints subtests before their parent).
-	fsum=0
-	for m in $modes; do
+	# Count the innermost results of each mode the guest ran: a result line is a leaf unless
+	# results one level deeper came right before it (KTAP prints subtests before their parent).
+	ran=$(sed -n 's/\r$//; s/^DRVREG-MODE: //p' "$vlog")
+	[ -n "$ran" ] || res fail "$kname" "the guest ran the kselftests in no mode (modes: $modes)"
+	for m in $ran; do
 		out=$(sed -n "s/\r\$//; s/^DRVREG-KTAP\[$m\]: //p" "$vlog" | awk -v k="$kname" -v m="[$m]" '
 		function strip(s) { while (s ~ /^#( |$)/) { s = substr(s, 3); d++ } return s }
 		function count(ok, rest) {
@@ -382,47 +373,81 @@ for k in $kernels; do
 		echo "# $kname [$m]: $p passed, $f failed$([ "$s" = 0 ] || echo ", $s skipped")"
 		fsum=$((fsum + f))
 	done
-	f=$fsum
-	[ "$f" = 0 ] && [ "$vrc" = 0 ] || echo "#   console log: $vlog"
+	[ "$fsum" = 0 ] && [ "$vrc" = 0 ] || echo "#   console log: $vlog"
+}
 
-	# --- METRIC lines of the kselftests: fuzz on base, failslab on debug ---------------
-	want=""
-	case "$kname" in
-	base) want="fuzz" ;;
-	debug) want="failslab:register-rust failslab:register-c failslab:workers failslab:call_all failslab:lookup failslab:status" ;;
-	esac
-	mlines=$(sed -n "s/\r\$//; s/^DRVREG-KTAP\[[a-z]*\]: //p" "$vlog" | grep -ao 'METRIC [a-z_]* .*')
-	for w in $want; do
-		name=${w%%:*} path=""
-		[ "$name" = "$w" ] || path=${w#*:}
-		line=$(grep -a "^METRIC $name " <<<"$mlines" | { if [ -n "$path" ]; then grep -a " path=$path "; else cat; fi; } | tail -n 1)
-		metric "$kname" "$line" "$w"
+# ksft_metric NAME [PATH]: the kselftests' METRIC line NAME (with path=PATH) of this lane.
+ksft_metric() {
+	local line=""
+	[ -f "${vlog:-}" ] && line=$(sed -n "s/\r\$//; s/^DRVREG-KTAP\[[a-z]*\]: //p" "$vlog" |
+		grep -ao "METRIC $1 .*" | { if [ -n "${2:-}" ]; then grep -a " path=$2 "; else cat; fi; } | tail -n 1)
+	metric "$kname" "$line" "$1${2:+:$2}"
+}
+step_fuzz() { ksft_metric fuzz; }
+step_failslab() {
+	local p
+	for p in register-rust register-c workers call_all lookup status; do ksft_metric failslab "$p"; done
+}
+
+step_own_driver() {
+	[ -n "$built" ] || return 0
+	drvreg_step "[$kname] Documentation/own-driver.rst: its code built out of tree and loaded (scripts/own-driver-test.sh)" \
+		"$clog/$kname-own-driver.log" env KERNEL="$kname" DRVREG_SETUP_DONE=full DRVREG_KMAKE_FLAGS="$strict" \
+		"$DRVREG_ROOT/scripts/own-driver-test.sh" "$kdir" "$work/src"
+	metric "$kname" "$(grep -a '^# METRIC own_driver ' "$clog/$kname-own-driver.log" | tail -n 1)" own_driver
+}
+
+step_soak() {
+	drvreg_step "[$kname] short soak (scripts/soak.sh --check: 500 cycles x 4 workers, 20 core cycles)" \
+		"$clog/$kname-soak.log" env KERNEL="$kname" SOAK_FRESH=1 DRVREG_SETUP_DONE=full "$DRVREG_ROOT/scripts/soak.sh" --check
+	metric "$kname" "$(grep -a '^# METRIC soak ' "$clog/$kname-soak.log" | tail -n 1)" soak
+}
+
+step_bench() {
+	if drvreg_step "[$kname] short bench (a correctness run: every cell, no splat)" "$clog/$kname-bench.log" \
+		env KERNEL="$kname" DRVREG_SETUP_DONE=full "$DRVREG_ROOT/scripts/bench.sh" --short; then
+		res ok "$kname" "bench --short: $(grep -ac '^bench mode=' "$clog/$kname-bench.log") cells, no splat"
+	else
+		res fail "$kname" "bench --short"
+		show "$clog/$kname-bench.log"
+	fi
+}
+
+# --- the loop over the lanes --------------------------------------------------------------
+for k in $kernels; do
+	for step in $(lane_steps "$k"); do
+		declare -F "step_${step//-/_}" >/dev/null ||
+			die "lane $k: unknown step '$step' in its check column (scripts/lanes.conf)"
 	done
-
-	# --- the own-driver guide (base): its code, built out of tree, loaded in a guest ---
-	if [ "$kname" = base ] && [ -n "$built" ]; then
-		drvreg_step "[base] Documentation/own-driver.rst: its code built out of tree and loaded (scripts/own-driver-test.sh)" \
-			"$clog/base-own-driver.log" env KERNEL=base DRVREG_SETUP_DONE=full DRVREG_KMAKE_FLAGS="$flags" \
-			"$DRVREG_ROOT/scripts/own-driver-test.sh" "$kdir" "$work/src"
-		metric base "$(grep -a '^# METRIC own_driver ' "$clog/base-own-driver.log" | tail -n 1)" own_driver
+done
+for k in $kernels; do
+	if [ "$k" = kdir ]; then
+		kname=$(drvreg_kname)
+	else
+		export KERNEL=$k
+		kname=$k
 	fi
+	work="$DRVREG_OUT/$kname"
+	lane_t0=$(date +%s)
+	vlog=""
 
-	# --- the short soak (base, debug) and the short bench (debug) ---------------------
-	case "$kname" in
-	base | debug)
-		drvreg_step "[$kname] short soak (scripts/soak.sh --check: 500 cycles x 4 workers, 20 core cycles)" \
-			"$clog/$kname-soak.log" env KERNEL="$kname" SOAK_FRESH=1 DRVREG_SETUP_DONE=full "$DRVREG_ROOT/scripts/soak.sh" --check
-		metric "$kname" "$(grep -a '^# METRIC soak ' "$clog/$kname-soak.log" | tail -n 1)" soak
-		;;
-	esac
-	if [ "$kname" = debug ]; then
-		if drvreg_step "[debug] short bench (a correctness run: every cell, no splat)" "$clog/debug-bench.log" \
-			env KERNEL=debug DRVREG_SETUP_DONE=full "$DRVREG_ROOT/scripts/bench.sh" --short; then
-			res ok debug "bench --short: $(grep -ac '^bench mode=' "$clog/debug-bench.log") cells, no splat"
-		else
-			res fail debug "bench --short"
-			show "$clog/debug-bench.log"
-		fi
+	note "[$kname] finding the cached kernel, or building or preparing it (measured times: README.md; progress every 30 s)..."
+	t0=$(date +%s)
+	if ! kdir=$(drvreg_kdir 2> >(tee "$clog/$kname-kernel.log" >&2)); then
+		res fail "$kname" "kernel build"
+		show "$clog/$kname-kernel.log"
+		lt[$kname]=$(($(date +%s) - lane_t0))
+		continue
 	fi
+	res ok "$kname" "kernel ($kdir, $(($(date +%s) - t0)) s)"
+	ksrc=$kdir
+	[ ! -e "$kdir/source" ] || ksrc=$(cd "$kdir/source" && pwd -P)
+
+	step_build
+	for step in $(lane_steps "$k"); do
+		"step_${step//-/_}"
+	done
+	lt[$kname]=$(($(date +%s) - lane_t0))
+	note "[$kname] lane done in ${lt[$kname]} s"
 done
 finish

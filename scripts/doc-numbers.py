@@ -13,7 +13,11 @@ and NAME says where it comes from:
   demo:KERNEL   out/demo/summary-KERNEL.txt (written by make demo): the table, the
                 fault report and the wall time
   check         out/check/summary.txt (written by make check): lanes, totals, wall time
-                (of a run of all four lanes only)
+                (of a run of every lane make check runs only)
+  boots         out/boots/results.txt (written by make boots): crashes in N boots, per
+                lane and QEMU version
+  lanes         scripts/lanes.conf: the lane table (lane, kernel, what make check runs
+                there, what it proves)
   kernels       the kernel builds of out/fresh/ci.log, else $DRVREG_CACHE/logs/
                 kernel-*.seconds (written by scripts/kernel.sh): how long each took here
   bench         out/bench/report.txt (written by make bench): the table, registration
@@ -86,13 +90,58 @@ def demo(kernel, rst):
     return [head, ''] + literal(table, rst), f'demo on {kernel}: {mins(secs)}'
 
 
+def lane_rows():
+    """scripts/lanes.conf's rows as dicts (its '#lane' header names the columns; the
+    last, 'proves', is the rest of the line)."""
+    text = read(os.path.join(ROOT, 'scripts', 'lanes.conf')) or ''
+    cols, rows = [], []
+    for line in text.split('\n'):
+        if line.startswith('#lane'):
+            cols = line[1:].split()
+        elif line.strip() and not line.startswith('#') and cols:
+            f = line.split(None, len(cols) - 1)
+            rows.append(dict(zip(cols, f)))
+    return rows
+
+
+def check_lanes():
+    return ' '.join(r['lane'] for r in lane_rows() if r.get('check', '-') != '-')
+
+
+def lanes(rst):
+    rows = lane_rows()
+    if not rows:
+        return None, 'scripts/lanes.conf has no lanes'
+    q = '``' if rst else '`'
+    out = ['| lane | kernel | make check runs | proves |', '| --- | --- | --- | --- |']
+    for r in rows:
+        steps = 'not run' if r['check'] == '-' else 'build, ' + r['check'].replace(',', ', ')
+        if r['check'] != '-' and 'ksft' in r['check']:
+            steps += f' (modes: {r["modes"].replace(",", ", ")})'
+        out.append(f'| {q}{r["lane"]}{q} | {q}{r["kernel"]}{q} | {steps} | {r["proves"]} |')
+    return out, f'lanes: {len(rows)} rows'
+
+
+def boots(rst):
+    text = read(os.path.join(OUT, 'boots', 'results.txt'))
+    if not text:
+        return None, 'out/boots/results.txt is missing (run make boots)'
+    q = '``' if rst else '`'
+    out = []
+    for line in sorted(text.strip().split('\n')):
+        kv = dict(w.split('=', 1) for w in line.split() if '=' in w)
+        out.append(f'- {q}{kv["kernel"]}{q}, QEMU {kv["qemu"]}, {kv["cpus"]} vCPUs: '
+                   f'**{kv["crashes"]} crashes in {kv["boots"]} boots**')
+    return out, f'boots: {len(out)} runs'
+
+
 def check(rst):
     text = read(os.path.join(OUT, 'check', 'summary.txt'))
     if text is None:
         return None, 'out/check/summary.txt is missing (run make check)'
     kv = dict(l.split(': ', 1) for l in text.strip().split('\n') if ': ' in l)
-    if kv.get('kernels') != 'base debug latest distro':
-        return None, f'the last make check ran lanes {kv.get("kernels")} only, not all four'
+    if kv.get('kernels') != check_lanes():
+        return None, f'the last make check ran lanes {kv.get("kernels")} only, not {check_lanes()}'
     q = '``' if rst else '`'
     line = (f'Last measured ``make check`` here (lanes {kv["kernels"]}, kernels cached): '
             f'{mins(kv["seconds"])}, {q}{kv["totals"]}{q}.')
@@ -178,7 +227,8 @@ def generate(name, rst):
         return demo(name[5:], rst)
     if name.startswith('fresh:'):
         return fresh(name[6:], rst)
-    return {'check': check, 'kernels': kernels, 'bench': bench}[name](rst)
+    return {'check': check, 'kernels': kernels, 'bench': bench, 'lanes': lanes,
+            'boots': boots}[name](rst)
 
 
 def rewrite(check_only):
@@ -234,10 +284,14 @@ def self_test():
         configure(tmp, os.path.join(tmp, 'cache'))
         write(f'{tmp}/README.md', 'x\n<!-- numbers:check -->\nold\n<!-- /numbers -->\n'
               '<!-- numbers:demo:base -->\nold demo\n<!-- /numbers -->\n'
-              '<!-- numbers:fresh:ci -->\nold fresh\n<!-- /numbers -->\ny\n')
+              '<!-- numbers:fresh:ci -->\nold fresh\n<!-- /numbers -->\n'
+              '<!-- numbers:lanes -->\nold lanes\n<!-- /numbers -->\ny\n')
         write(f'{tmp}/Documentation/a.rst', 'T\n\n.. numbers:kernels\n\nold\n\n.. /numbers\n'
               '.. numbers:soak:debug\n\nold soak\n\n.. /numbers\nend\n')
-        write(f'{tmp}/out/check/summary.txt', 'kernels: base debug latest distro\nseconds: 1731\n'
+        write(f'{tmp}/scripts/lanes.conf', '# c\n#lane kernel modes check proves\n'
+              'base src:6.12 all lint,ksft what base proves\nextra src:6.12 all - an extra lane\n'
+              'distro deb:sid locked ksft what distro proves\n')
+        write(f'{tmp}/out/check/summary.txt', 'kernels: base distro\nseconds: 1731\n'
               'totals: 120 passed, 0 failed, 2 skipped\n')
         write(f'{tmp}/out/demo/summary-base.txt', 'drvreg demo on the base kernel\n'
               'racy 1 2 3\ndemo: took 41 s\n')
@@ -245,17 +299,20 @@ def self_test():
         write(f'{tmp}/out/check/debug-soak.log', 'drvreg: soak on the debug kernel: 1 shard(s), '
               '700 s this time\n# METRIC soak kernel=debug cycles=500 verdict=PASS\n')
         # fresh:ci has no log: its block is kept.
-        expect('--check counts the 4 blocks whose logs exist', rewrite(True) == 4)
+        expect('--check counts the 5 blocks whose sources exist', rewrite(True) == 5)
         expect('--check wrote nothing', 'old demo' in open(f'{tmp}/README.md').read())
         rewrite(False)
         r = open(f'{tmp}/README.md').read()
         a = open(f'{tmp}/Documentation/a.rst').read()
         expect('check: lanes, 28 min 51 s, totals',
-               'lanes base debug latest distro, kernels cached): 28 min 51 s, '
+               'lanes base distro, kernels cached): 28 min 51 s, '
                '`120 passed, 0 failed, 2 skipped`.' in r)
         expect('demo: the table and 41 s', '(41 s, kernel cached)' in r and '    racy 1 2 3' in r
                and 'demo: took' not in r)
         expect('fresh without a log: kept', 'old fresh' in r)
+        expect('lanes: one row per lane, the steps and modes of make check, "not run"',
+               '| `base` | `src:6.12` | build, lint, ksft (modes: all) | what base proves |' in r
+               and '| `extra` | `src:6.12` | not run | an extra lane |' in r and 'old lanes' not in r)
         expect('kernels: debug 10 min 12 s (rst quoting)', 'debug 10 min 12 s.' in a and '``-j3``' in a)
         expect('soak: the METRIC line as a literal block, 11 min 40 s',
                '::\n\n    # METRIC soak kernel=debug cycles=500 verdict=PASS' in a and '11 min 40 s' in a)

@@ -3,14 +3,13 @@
 #
 # Build (or find in the cache) a drvreg guest kernel and print its build directory.
 #
-#   scripts/kernel.sh base|debug|kcsan|latest
+#   scripts/kernel.sh LANE          (a lane of scripts/lanes.conf with kernel src:...)
 #
-# base and debug are Debian's linux-source-6.12 (the LTS) built with LLVM=1 and
-# CONFIG_RUST=y from tinyconfig plus the fragments in scripts/configs/ (debug adds KASAN,
-# lockdep, fault injection, kmemleak; kcsan adds KCSAN, which excludes KASAN). latest is the newest kernel source Debian ships (sid's
-# linux-source-<series>, taken from the sid chroot of scripts/sid.sh) built the same way
-# with base.config, with bookworm's clang/lld/llvm-19 (LLVM=-19): its Rust needs libclang
-# 17 or newer for bindgen, and bookworm's default clang is 14.
+# The lane's row says which source (src:6.12: Debian's linux-source-6.12, the LTS;
+# src:<suite>: the newest kernel source of a Debian suite, linux-source-<series> from its
+# chroot of scripts/debian.sh), which fragments of scripts/configs/ go on tinyconfig
+# (CONFIG_RUST=y in base.config) and which clang builds it (llvm:1: bookworm's clang 14;
+# llvm:-19: clang/lld/llvm-19, whose libclang 7.x's bindgen needs).
 #
 # Builds are cached outside the work tree under $DRVREG_CACHE (default
 # ${XDG_CACHE_HOME:-$HOME/.cache}/drvreg), keyed by the source package version, the
@@ -31,22 +30,23 @@ name=${1:-}
 # Build steps of a whole build, for the progress figure before the first build here.
 declare -A DRVREG_DEFAULT_STEPS=([base]=1670 [debug]=1730 [kcsan]=1700 [latest]=1750)
 CACHE=${DRVREG_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/drvreg}
-llvm=1
-case "$name" in
-base) frags="$here/configs/base.config" ;;
-debug) frags="$here/configs/base.config $here/configs/debug.config" ;;
-kcsan) frags="$here/configs/base.config $here/configs/kcsan.config" ;;
-latest)
-	frags="$here/configs/base.config"
-	llvm=-19
-	"$here/sid.sh" root >/dev/null || die "could not set up the sid chroot for the latest kernel source"
-	pkg=$(cat "$CACHE/sid/source-package")
-	DRVREG_KSRC_TARBALL=${DRVREG_KSRC_TARBALL:-$CACHE/sid/root/usr/src/$pkg.tar.xz}
+# The lane's row in scripts/lanes.conf: which source, which fragments, which clang.
+drvreg_check_kernel "$name"
+ksrc=$(drvreg_lane "$name" kernel) cfg=$(drvreg_lane "$name" config) cc=$(drvreg_lane "$name" cc)
+case "$ksrc" in src:*) ;; *) die "the $name lane is not built here (kernel $ksrc in scripts/lanes.conf)" ;; esac
+case "$cc" in llvm:*) llvm=${cc#llvm:} ;; *) die "the $name lane's compiler '$cc' is not clang (scripts/lanes.conf)" ;; esac
+frags=""
+for f in ${cfg//,/ }; do frags+=" $here/configs/$f.config"; done
+frags=${frags# }
+if [ "$ksrc" != src:6.12 ]; then
+	# src:<suite>: the newest kernel source of that Debian suite, from its chroot.
+	suite=${ksrc#src:}
+	"$here/debian.sh" "$suite" root >/dev/null || die "could not set up the $suite chroot for its kernel source"
+	pkg=$(cat "$CACHE/debian/$suite/source-package")
+	DRVREG_KSRC_TARBALL=${DRVREG_KSRC_TARBALL:-$CACHE/debian/$suite/root/usr/src/$pkg.tar.xz}
 	DRVREG_KSRC_PACKAGE=$pkg
-	DRVREG_KSRC_VERSION=$("$here/sid.sh" run dpkg-query -W -f='${Version}' "$pkg")
-	;;
-*) die "unknown kernel '${name}': expected KERNEL=base, debug, kcsan or latest" ;;
-esac
+	DRVREG_KSRC_VERSION=$("$here/debian.sh" "$suite" run dpkg-query -W -f='${Version}' "$pkg")
+fi
 
 # bindgen loads libclang at run time and takes the newest it finds: point it at the one
 # of the clang that builds this kernel (libclang 19 rejects clang 14's flags).

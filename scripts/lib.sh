@@ -23,6 +23,9 @@ export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH:/usr/sbin:/sbin"
 # the kernel's own makes through MAKEFLAGS: the scripts start kernel makes afresh.
 unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES GNUMAKEFLAGS
 
+# The one kernel-splat classifier (host scripts and the kselftests in guests).
+DRVREG_SPLAT=$DRVREG_ROOT/selftests/drvreg/splat.awk
+
 # What the module sources are: copied per kernel into out/<kernel>/src by drvreg_stage.
 DRVREG_MODULE_PATHS="Kbuild rust samples include"
 # Build products never copied from the work tree into a staged tree.
@@ -36,7 +39,7 @@ die() {
 }
 
 # drvreg_setup [full|vm|docs]: install the host packages once per process tree (quick
-# when all are present); vm is the subset the distro lane needs, docs the subset of
+# when all are present); vm is the subset the deb: lanes need, docs the subset of
 # scripts/docs-check.sh (see scripts/setup.sh).
 drvreg_setup() {
 	local profile=${1:-full}
@@ -71,16 +74,39 @@ drvreg_ksrc() {
 	echo "$src"
 }
 
-# The lanes: kernels drvreg builds or prepares itself (KERNEL=...); make check runs
-# DRVREG_KERNELS. kcsan (6.12 with KCSAN, which excludes KASAN) is only for make soak.
-DRVREG_KERNELS="base debug latest distro"
-DRVREG_EXTRA_KERNELS="kcsan"
+# The lanes: one row each in scripts/lanes.conf (its header says what the columns mean).
+DRVREG_LANES_FILE=$DRVREG_ROOT/scripts/lanes.conf
+
+# drvreg_lanes [check]: the lane names in table order; with 'check', those make check runs.
+drvreg_lanes() {
+	awk -v c="${1:-}" '/^[^#]/ && NF >= 8 { if (c == "" || $8 != "-") printf "%s%s", sep, $1; sep = " " }
+		END { print "" }' "$DRVREG_LANES_FILE"
+}
+
+# drvreg_lane LANE FIELD: one field of LANE's row (kernel config cc slow modes demo check
+# proves), or nothing for an unknown lane.
+drvreg_lane() {
+	awk -v l="$1" -v f="$2" '
+		/^#lane/ { for (i = 1; i <= NF; i++) col[substr($i, 1 + (i == 1))] = i; next }
+		/^[^#]/ && $1 == l {
+			i = col[f]
+			if (f == "proves") { for (j = i + 1; j <= NF; j++) $i = $i " " $j }
+			print $i
+			exit
+		}' "$DRVREG_LANES_FILE"
+}
+
+# drvreg_lane_has LANE STEP: whether make check runs STEP (a 'check' entry) on LANE.
+drvreg_lane_has() {
+	case ",$(drvreg_lane "$1" check)," in *",$2,"*) return 0 ;; esac
+	return 1
+}
 
 # drvreg_check_kernel NAME: a known lane, or one clear line and exit.
 drvreg_check_kernel() {
-	case " $DRVREG_KERNELS $DRVREG_EXTRA_KERNELS " in
+	case " $(drvreg_lanes) " in
 	*" $1 "*) ;;
-	*) die "unknown KERNEL='$1': expected one of: $(echo $DRVREG_KERNELS $DRVREG_EXTRA_KERNELS | sed 's/ /, /g')" ;;
+	*) die "unknown KERNEL='$1': expected one of: $(drvreg_lanes | sed 's/ /, /g')" ;;
 	esac
 }
 
@@ -96,7 +122,7 @@ drvreg_check_kdir() {
 	[ -f "$d/rust/libkernel.rmeta" ] && [ -e "$d/rust/libmacros.so" ] ||
 		die "KDIR=$d has no Rust build metadata (rust/libkernel.rmeta, rust/libmacros.so): distribution headers packages often leave it out; regenerate it as README.md says (Debian: scripts/distro.sh does it) or build the kernel yourself"
 	[ -f "$d/Module.symvers" ] || die "$what (no $d/Module.symvers: build it first)"
-	# A tree prepared in the sid chroot is built with the chroot's own rustc.
+	# A tree prepared in a Debian chroot is built with the chroot's own rustc.
 	[ ! -f "$d/.drvreg-chroot" ] || return 0
 	want=$(sed -n 's/^CONFIG_RUSTC_VERSION_TEXT="\(.*\)"$/\1/p' "$d/.config")
 	have=$("$RUSTC" --version 2>/dev/null || echo "no $RUSTC")
@@ -113,11 +139,17 @@ drvreg_kdir() {
 		return
 	fi
 	drvreg_check_kernel "${KERNEL:=base}"
-	if [ "$KERNEL" = distro ]; then drvreg_setup vm; else drvreg_setup full; fi
-	local k
-	case "$KERNEL" in
-	distro) k=$("$DRVREG_ROOT/scripts/distro.sh") || die "could not prepare the distro kernel tree (see above)" ;;
-	*) k=$("$DRVREG_ROOT/scripts/kernel.sh" "$KERNEL") || die "could not build the $KERNEL kernel (see above)" ;;
+	local k src
+	src=$(drvreg_lane "$KERNEL" kernel)
+	case "$src" in
+	deb:*)
+		drvreg_setup vm
+		k=$("$DRVREG_ROOT/scripts/distro.sh" "${src#deb:}") || die "could not prepare the $KERNEL kernel tree (see above)"
+		;;
+	*)
+		drvreg_setup full
+		k=$("$DRVREG_ROOT/scripts/kernel.sh" "$KERNEL") || die "could not build the $KERNEL kernel (see above)"
+		;;
 	esac
 	drvreg_check_kdir "$k"
 	echo "$k"
@@ -135,7 +167,8 @@ drvreg_kname() {
 
 # drvreg_kmake KDIR ARGS...: make in the kernel tree KDIR with the arguments it was built
 # with (.drvreg-kmake, written by kernel.sh and distro.sh; else LLVM=1 for a clang-built
-# tree). A tree prepared in the sid chroot (.drvreg-chroot) is used there, with the
+# tree). A tree prepared in a Debian chroot (.drvreg-chroot: its suite, scripts/debian.sh)
+# is used there, with the
 # project, its out/ and every M= folder mounted at the same paths.
 drvreg_kmake() {
 	local kdir=$1 a binds=() args=()
@@ -151,7 +184,8 @@ drvreg_kmake() {
 			case "$a" in M=* | INSTALL_MOD_PATH=*) binds+=(-b "${a#*=}") ;; esac
 		done
 		mkdir -p "$DRVREG_OUT"
-		"$DRVREG_ROOT/scripts/sid.sh" run "${binds[@]}" make -C "$kdir" "${args[@]}" "$@"
+		"$DRVREG_ROOT/scripts/debian.sh" "$(cat "$kdir/.drvreg-chroot")" run "${binds[@]}" \
+			make -C "$kdir" "${args[@]}" "$@"
 		return
 	fi
 	(
@@ -198,7 +232,7 @@ drvreg_install() {
 	rel=$(drvreg_release "$kdir")
 	mkdir -p "$root/lib/modules/$rel"
 	for f in modules.builtin modules.builtin.modinfo modules.order; do
-		# (A prepared distro tree has none: depmod only needs them to exist.)
+		# (A prepared Debian tree has none: depmod only needs them to exist.)
 		if [ -f "$kdir/$f" ]; then cp "$kdir/$f" "$root/lib/modules/$rel/"; else : >"$root/lib/modules/$rel/$f"; fi
 	done
 	for d in "$@"; do

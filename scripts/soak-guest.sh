@@ -130,7 +130,7 @@ while [ $i -lt "$core_cycles" ]; do
 	echo 16 >"$D/stress/threads"
 	echo 1 >"$D/stress/running"
 	( while :; do
-		for v in rcu locked twostage; do echo $v >"$D/mode"; done
+		for v in $(tr -d '[]' <"$D/mode"); do echo $v >"$D/mode"; done
 		echo $((i % 3)) >"$D/race_window_us"
 	done ) 2>/dev/null &
 	writer=$!
