@@ -1,21 +1,25 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# A Debian sid chroot, cached outside the work tree: the exact compilers Debian built its
-# newest kernel with (sid's rustc, bindgen, gcc), that kernel's headers, image and source.
-# The 'latest' lane takes its kernel source from here, the 'distro' lane builds in it.
+# A Debian chroot per suite, cached outside the work tree: the exact compilers Debian built
+# that suite's Rust-enabled kernel with (its rustc, bindgen, gcc), and that kernel's
+# headers, image and source. The lanes whose kernel column is deb:<suite> build in it
+# (scripts/distro.sh); the src:sid lane takes its kernel source from the sid one.
 #
-#   scripts/sid.sh root            make sure the chroot exists and print its path
-#   scripts/sid.sh krel            the kernel release it was set up for (7.2.13+deb14-amd64)
-#   scripts/sid.sh run [-b DIR]... CMD [ARGS...]
-#                                  run CMD in the chroot as root, with each DIR (and the
-#                                  drvreg cache) bind-mounted at the same path as on the host
+#   scripts/debian.sh SUITE root     make sure the chroot exists and print its path
+#   scripts/debian.sh SUITE krel     the kernel release it was set up for
+#   scripts/debian.sh SUITE run [-b DIR]... CMD [ARGS...]
+#                                    run CMD in the chroot as root, with each DIR (and the
+#                                    drvreg cache) bind-mounted at the same path as on the host
 #
-# The chroot is made once with debootstrap (--variant=minbase) from the Debian mirror,
-# then the packages below are installed for the newest linux-image-*-amd64 of sid. It is
-# rebuilt only when missing or incomplete, or with DRVREG_SID_REFRESH=1 (sid moves: a
-# refresh picks up its newer kernel). Mounts live in a private mount namespace: nothing
-# stays mounted on the host. Progress goes to stderr.
+# SUITE: sid, or <release>-backports (e.g. trixie-backports: a trixie chroot whose kernel
+# packages come from trixie-backports, and everything else, the compilers included, from
+# trixie itself, as a Debian 13 user gets them). The chroot is made once with debootstrap
+# (--variant=minbase) from the Debian mirror, then the packages below are installed for
+# the newest linux-image-*-amd64 of the suite. It is rebuilt only when missing or
+# incomplete, or with DRVREG_SID_REFRESH=1 (suites move: a refresh picks up a newer
+# kernel). Mounts live in a private mount namespace: nothing stays mounted on the host.
+# Progress goes to stderr.
 #
 # Environment: DRVREG_CACHE (default ~/.cache/drvreg), DEBIAN_MIRROR
 # (default http://deb.debian.org/debian).
@@ -23,12 +27,19 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 CACHE=${DRVREG_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/drvreg}
-SID=$CACHE/sid
+SUITE=${1:-}
+shift || true
+case "$SUITE" in
+sid) BASE=sid ;;
+*-backports) BASE=${SUITE%-backports} ;;
+*) die "usage: scripts/debian.sh sid|<release>-backports root|krel|run [-b DIR]... CMD..." ;;
+esac
+SID=$CACHE/debian/$SUITE
 ROOT=$SID/root
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 LOGS=$CACHE/logs
-# What the distro lane builds with: Debian's compilers for its kernel, and kbuild's tools.
-PKGS="rustc rust-src bindgen libclang-dev make flex bison bc libelf-dev libssl-dev python3
+# What a deb: lane builds with (from the base suite): Debian's compilers for its kernel, and kbuild's tools.
+PKGS="rustc rust-src rust-clippy bindgen libclang-dev make flex bison bc libelf-dev libssl-dev python3
 kmod cpio xz-utils dwarves openssl ca-certificates"
 
 # run_in [-b DIR]... CMD...: CMD in the chroot, in a private mount namespace.
@@ -60,7 +71,7 @@ run_in() {
 
 # The newest amd64 kernel release in the chroot's package lists.
 newest_krel() {
-	run_in apt-cache depends linux-headers-amd64 2>/dev/null |
+	run_in apt-cache -o APT::Default-Release="$SUITE" depends linux-headers-amd64 2>/dev/null |
 		sed -n 's/^ *Depends: linux-headers-\([0-9].*-amd64\)$/\1/p' | head -n 1
 }
 
@@ -68,30 +79,36 @@ make_chroot() {
 	command -v debootstrap >/dev/null || die "debootstrap is missing (run 'make setup')"
 	rm -rf "$SID"
 	mkdir -p "$SID" "$LOGS"
-	trap 'say "setting up the sid chroot failed or was interrupted; removing $SID"; rm -rf "$SID"' EXIT
-	drvreg_step "sid chroot: debootstrap --variant=minbase sid from $MIRROR (~1-2 min)" \
-		"$LOGS/sid-debootstrap.log" \
-		debootstrap --variant=minbase --include=apt-utils sid "$ROOT" "$MIRROR" ||
-		die "debootstrap of sid failed (log: $LOGS/sid-debootstrap.log)"
-	echo "deb $MIRROR sid main" >"$ROOT/etc/apt/sources.list"
+	trap 'say "setting up the $SUITE chroot failed or was interrupted; removing $SID"; rm -rf "$SID"' EXIT
+	drvreg_step "$SUITE chroot: debootstrap --variant=minbase $BASE from $MIRROR (~1-2 min)" \
+		"$LOGS/$SUITE-debootstrap.log" \
+		debootstrap --variant=minbase --include=apt-utils "$BASE" "$ROOT" "$MIRROR" ||
+		die "debootstrap of $BASE failed (log: $LOGS/$SUITE-debootstrap.log)"
+	echo "deb $MIRROR $BASE main" >"$ROOT/etc/apt/sources.list"
+	[ "$SUITE" = "$BASE" ] || echo "deb $MIRROR $SUITE main" >>"$ROOT/etc/apt/sources.list"
 	# A mirror may serve a sid whose Release file is past its Valid-Until date.
 	echo 'Acquire::Check-Valid-Until "false";' >"$ROOT/etc/apt/apt.conf.d/99drvreg"
 	# A cache rebuilt on any failure needs no crash-safe writes: unpacking without fsync
 	# takes a fraction of the time.
 	echo force-unsafe-io >"$ROOT/etc/dpkg/dpkg.cfg.d/drvreg-unsafe-io"
-	drvreg_step "sid chroot: apt-get update" "$LOGS/sid-apt.log" run_in apt-get update ||
-		die "apt-get update in the sid chroot failed"
+	drvreg_step "$SUITE chroot: apt-get update" "$LOGS/$SUITE-apt.log" run_in apt-get update ||
+		die "apt-get update in the $SUITE chroot failed"
 	local krel
 	krel=$(newest_krel)
-	[ -n "$krel" ] || die "no linux-headers-*-amd64 in sid's package lists"
+	[ -n "$krel" ] || die "no linux-headers-*-amd64 in $SUITE's package lists"
 	local series=${krel%%-*}
 	series=${series%.*}
 	series=${series%%+*}
+	# The compilers from the base suite (trixie's rustc is the one its backported kernel
+	# was built with; trixie-backports has a newer one), the kernel's packages from SUITE.
 	# shellcheck disable=SC2086
-	drvreg_step "sid chroot: installing sid's compilers and the $krel headers and source (~1 min)" \
-		"$LOGS/sid-install.log" run_in apt-get install -y --no-install-recommends \
-		$PKGS "linux-headers-$krel" "linux-source-$series" ||
-		die "installing packages in the sid chroot failed"
+	drvreg_step "$SUITE chroot: installing $BASE's compilers (~1 min)" \
+		"$LOGS/$SUITE-install.log" run_in apt-get install -y --no-install-recommends $PKGS ||
+		die "installing packages in the $SUITE chroot failed"
+	drvreg_step "$SUITE chroot: installing the $krel headers and source from $SUITE" \
+		"$LOGS/$SUITE-install-kernel.log" run_in apt-get install -y --no-install-recommends \
+		-t "$SUITE" "linux-headers-$krel" "linux-source-$series" ||
+		die "installing the kernel's packages in the $SUITE chroot failed"
 	# The C compiler the kernel was built with, by the name its .config gives.
 	local cc
 	cc=$(sed -n 's/^CONFIG_CC_VERSION_TEXT="\([^ ]*\) .*/\1/p' \
@@ -99,14 +116,14 @@ make_chroot() {
 	cc=${cc#x86_64-linux-gnu-}
 	[ -n "$cc" ] || die "no CONFIG_CC_VERSION_TEXT in the $krel headers' .config"
 	if [ ! -x "$ROOT/usr/bin/x86_64-linux-gnu-$cc" ]; then
-		drvreg_step "sid chroot: installing $cc, the kernel's C compiler" "$LOGS/sid-cc.log" \
+		drvreg_step "$SUITE chroot: installing $cc, the kernel's C compiler" "$LOGS/$SUITE-cc.log" \
 			run_in apt-get install -y --no-install-recommends "$cc" ||
-			die "installing $cc in the sid chroot failed"
+			die "installing $cc in the $SUITE chroot failed"
 	fi
 	# Debian's kernel image, for the guest; not installed (no boot loader, no initramfs).
-	drvreg_step "sid chroot: downloading Debian's $krel kernel image" "$LOGS/sid-image.log" \
+	drvreg_step "$SUITE chroot: downloading Debian's $krel kernel image" "$LOGS/$SUITE-image.log" \
 		run_in sh -c "mkdir -p /var/cache/drvreg && cd /var/cache/drvreg && \
-			apt-get download linux-binary-$krel || apt-get download linux-image-$krel" ||
+			{ apt-get download linux-binary-$krel/$SUITE || apt-get download linux-image-$krel/$SUITE; }" ||
 		die "could not download Debian's $krel kernel image"
 	echo "$krel" >"$SID/krel"
 	echo "linux-source-$series" >"$SID/source-package"
@@ -116,9 +133,9 @@ make_chroot() {
 
 ensure() {
 	mkdir -p "$CACHE"
-	exec 7>"$CACHE/sid.lock"
+	exec 7>"$CACHE/debian-$SUITE.lock"
 	if ! flock -n 7; then
-		say "waiting for another setup of the sid chroot"
+		say "waiting for another setup of the $SUITE chroot"
 		flock 7
 	fi
 	if [ -n "${DRVREG_SID_REFRESH:-}" ] || [ ! -f "$SID/.drvreg-complete" ]; then
@@ -141,5 +158,5 @@ run)
 	ensure
 	run_in "$@"
 	;;
-*) die "usage: scripts/sid.sh root|krel|run [-b DIR]... CMD..." ;;
+*) die "usage: scripts/debian.sh sid|<release>-backports root|krel|run [-b DIR]... CMD..." ;;
 esac

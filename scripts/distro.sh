@@ -1,25 +1,26 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# The 'distro' lane: Debian's own prebuilt kernel (sid's linux-image-*-amd64, Rust enabled)
-# and a module build tree for it made from Debian's own headers.
+# A lane of Debian's own prebuilt kernel (kernel column deb:<suite> in scripts/lanes.conf:
+# that suite's linux-image-*-amd64, Rust enabled) and a module build tree for it made from
+# Debian's own headers.
 #
-#   scripts/distro.sh          make sure the tree exists; print its path (stdout)
-#   scripts/distro.sh check    exit 0 if the lane is usable, else say why in one line
+#   scripts/distro.sh SUITE          make sure the tree exists; print its path (stdout)
+#   scripts/distro.sh SUITE check    exit 0 if the lane is usable, else say why in one line
 #
 # Debian's linux-headers package has the kernel's .config and Module.symvers but none of
 # the Rust build metadata (rust/*.rmeta, libmacros.so, scripts/target.json). This script
 # regenerates it from the kernel's own source (linux-source-<series>) with the exact
-# compilers Debian used (sid's rustc and gcc, in the sid chroot of scripts/sid.sh):
+# compilers Debian used (the suite's rustc and gcc, in its chroot of scripts/debian.sh):
 # olddefconfig on the headers' .config, then modules_prepare, then the headers'
-# Module.symvers. That only works while sid's rustc is the one the kernel was built with
-# (crate hashes are part of Rust symbol names): 'check' compares sid's rustc with the
+# Module.symvers. That only works while the chroot's rustc is the one the kernel was built
+# with (crate hashes are part of Rust symbol names): 'check' compares that rustc with the
 # kernel's CONFIG_RUSTC_VERSION_TEXT. Debian's vmlinuz is copied to arch/x86/boot/bzImage
 # for the guest. Modules built here load into Debian's kernel unsigned (it taints, O|E).
 #
 # The tree is cached under $DRVREG_CACHE/distro/<release>; the marker files
-# .drvreg-chroot and .drvreg-kmake tell lib.sh to build modules in the chroot with
-# Debian's compiler (drvreg_kmake).
+# .drvreg-chroot (the suite) and .drvreg-kmake tell lib.sh to build modules in the chroot
+# with Debian's compiler (drvreg_kmake).
 #
 # DRVREG_PRETEND_RUSTC='rustc X' makes 'check' compare against that instead of sid's
 # rustc (to see the fallback of 'make demo').
@@ -31,33 +32,37 @@ CACHE=${DRVREG_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/drvreg}
 JOBS=${JOBS:-$(($(nproc) + 1))}
 LOGS=$CACHE/logs
 
-root=$("$here/sid.sh" root)
-krel=$("$here/sid.sh" krel)
+suite=${1:-}
+shift || true
+[ -n "$suite" ] || die "usage: scripts/distro.sh SUITE [check]"
+deb() { "$here/debian.sh" "$suite" "$@"; }
+root=$(deb root)
+krel=$(deb krel)
 headers=$root/usr/src/linux-headers-$krel
 
 # usable: prints nothing and returns 0, or prints the one-line reason and returns 1.
 usable() {
 	local want have
-	[ -f "$headers/.config" ] || { echo "no $krel headers in the sid chroot"; return 1; }
+	[ -f "$headers/.config" ] || { echo "no $krel headers in the $suite chroot"; return 1; }
 	grep -qx 'CONFIG_RUST=y' "$headers/.config" ||
 		{ echo "Debian's $krel kernel has no CONFIG_RUST=y"; return 1; }
 	want=$(sed -n 's/^CONFIG_RUSTC_VERSION_TEXT="\(.*\)"$/\1/p' "$headers/.config")
-	have=${DRVREG_PRETEND_RUSTC:-$("$here/sid.sh" run rustc --version)}
+	have=${DRVREG_PRETEND_RUSTC:-$(deb run rustc --version)}
 	if [ "$want" != "$have" ]; then
-		echo "Debian's $krel was built with $want but sid's rustc is $have: its crate" \
-			"hashes would not match the kernel's (DRVREG_SID_REFRESH=1 picks up a newer sid)"
+		echo "Debian's $krel was built with $want but $suite's rustc is $have: its crate" \
+			"hashes would not match the kernel's (DRVREG_SID_REFRESH=1 picks up a newer $suite)"
 		return 1
 	fi
 }
 
 if [ "${1:-}" = check ]; then
-	why=$(usable) || { echo "distro lane unusable: $why"; exit 1; }
+	why=$(usable) || { echo "the deb:$suite lane is unusable: $why"; exit 1; }
 	exit 0
 fi
-why=$(usable) || die "distro lane unusable: $why"
+why=$(usable) || die "the deb:$suite lane is unusable: $why"
 
-series=$(cat "$CACHE/sid/source-package")
-srcver=$("$here/sid.sh" run dpkg-query -W -f='${Version}' "$series")
+series=$(cat "$CACHE/debian/$suite/source-package")
+srcver=$(deb run dpkg-query -W -f='${Version}' "$series")
 src=$CACHE/distro/src/$series-$srcver
 out=$CACHE/distro/$krel-$(sha256sum "$headers/.config" | cut -c1-12)
 
@@ -80,7 +85,7 @@ cc=$(sed -n 's/^CONFIG_CC_VERSION_TEXT="\([^ ]*\) .*/\1/p' "$headers/.config")
 kmake_args="ARCH=x86 CROSS_COMPILE=x86_64-linux-gnu- CC=$cc HOSTCC=${cc#x86_64-linux-gnu-}"
 kmake() {
 	# shellcheck disable=SC2086
-	"$here/sid.sh" run make -C "$src" O="$out" $kmake_args KERNELRELEASE="$krel" "$@"
+	deb run make -C "$src" O="$out" $kmake_args KERNELRELEASE="$krel" "$@"
 }
 
 rm -rf "$out"
@@ -92,7 +97,7 @@ drvreg_step "distro: olddefconfig on Debian's $krel .config" "$LOGS/distro-confi
 cmp -s "$headers/.config" "$out/.config" ||
 	say "note: olddefconfig changed Debian's .config ($(diff "$headers/.config" "$out/.config" | grep -c '^[<>]') lines)"
 DRVREG_STEP_FIGURE=drvreg_kbuild_figure \
-	drvreg_step "distro: regenerating the Rust metadata with sid's rustc (modules_prepare, ~1-2 min)" \
+	drvreg_step "distro: regenerating the Rust metadata with $suite's rustc (modules_prepare, ~1-2 min)" \
 	"$LOGS/distro-prepare.log" kmake -j"$JOBS" modules_prepare || die "modules_prepare failed"
 for f in rust/libkernel.rmeta rust/libmacros.so scripts/target.json scripts/module.lds; do
 	[ -e "$out/$f" ] || die "modules_prepare made no $f"
@@ -110,7 +115,7 @@ vmlinuz=$(find "$tmp/boot/vmlinuz-$krel" "$tmp/usr/lib/modules/$krel/vmlinuz" 2>
 cp "$vmlinuz" "$out/arch/x86/boot/bzImage"
 rm -rf "$tmp"
 
-echo "$root" >"$out/.drvreg-chroot"
+echo "$suite" >"$out/.drvreg-chroot"
 echo "$kmake_args" >"$out/.drvreg-kmake"
 touch "$out/.drvreg-complete"
 trap - EXIT

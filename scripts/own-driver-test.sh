@@ -68,8 +68,8 @@ grep -qx 'CONFIG_CC_IS_CLANG=y' "$kdir/.config" || llvm=
 build=fail warnings=0 guest=skipped
 echo "own-driver: make KDIR=$kdir LLVM=$llvm (the guide's Makefile)"
 if [ -f "$kdir/.drvreg-chroot" ]; then
-	# Debian's own kernel: its modules are built in the sid chroot (scripts/sid.sh).
-	run=("$DRVREG_ROOT/scripts/sid.sh" run -b "$tmp" -b "$(realpath "$tree")" -b "$DRVREG_ROOT" make)
+	# Debian's own kernel: its modules are built in its chroot (scripts/debian.sh).
+	run=("$DRVREG_ROOT/scripts/debian.sh" "$(cat "$kdir/.drvreg-chroot")" run -b "$tmp" -b "$(realpath "$tree")" -b "$DRVREG_ROOT" make)
 else
 	run=(make RUSTC="$RUSTC" RUSTDOC="$RUSTDOC")
 fi

@@ -62,12 +62,11 @@ pub struct DrvregPin {
     pub record: *mut c_void,
 }
 
-/// Size of a pointer: the unit of every offset below, as in `include/drvreg.h`.
-const P: usize = core::mem::size_of::<*const c_void>();
-
 // The layout `include/drvreg.h` asserts with `static_assert`, in the same units.
 const _: () = {
     use core::mem::{offset_of, size_of};
+    // Size of a pointer: the unit of every offset, as in `include/drvreg.h`.
+    const P: usize = size_of::<*const c_void>();
     assert!(offset_of!(DrvregOps, open) == 0);
     assert!(offset_of!(DrvregOps, release) == P);
     assert!(offset_of!(DrvregOps, show) == 2 * P);

@@ -16,6 +16,7 @@
 //! | `attribute_group.attrs`           | in an anonymous union                        |
 //! | `kernel::init::pin_init_from_closure` | `Opaque::try_ffi_init` (pin-init crate)  |
 //! | `kernel::time::Ktime`             | `kernel::time::Instant<Monotonic>`, `Delta`  |
+//! | `kobj_attribute.show`, `.store`   | 7.3: in anonymous unions (`drvreg_kernel_7_3`) |
 
 use kernel::{bindings, error::Error, ffi::c_char, prelude::*, str::CStr, types::Opaque};
 
@@ -64,6 +65,43 @@ pub const fn const_char_ptr(s: &CStr) -> *const c_char {
     #[cfg(drvreg_kernel_7)]
     return kernel::str::as_char_ptr_in_const_context(s);
 }
+
+/// Sets an attribute's `show` and `store` callbacks (in anonymous unions from 7.3).
+pub const fn set_kobj_attr_ops(
+    attr: &mut bindings::kobj_attribute,
+    show: KobjShow,
+    store: KobjStore,
+) {
+    #[cfg(not(drvreg_kernel_7_3))]
+    {
+        attr.show = show;
+        attr.store = store;
+    }
+    #[cfg(drvreg_kernel_7_3)]
+    {
+        attr.__bindgen_anon_1.show = show;
+        attr.__bindgen_anon_2.store = store;
+    }
+}
+
+/// A `kobj_attribute`'s `show` callback.
+pub type KobjShow = Option<
+    unsafe extern "C" fn(
+        *mut bindings::kobject,
+        *mut bindings::kobj_attribute,
+        *mut c_char,
+    ) -> isize,
+>;
+
+/// A `kobj_attribute`'s `store` callback.
+pub type KobjStore = Option<
+    unsafe extern "C" fn(
+        *mut bindings::kobject,
+        *mut bindings::kobj_attribute,
+        *const c_char,
+        usize,
+    ) -> isize,
+>;
 
 /// Points `group` at its null-terminated attribute list.
 pub const fn set_group_attrs(

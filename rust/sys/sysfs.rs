@@ -10,7 +10,9 @@
 //! Every `store` is refused with `EPERM` for callers without `CAP_SYS_ADMIN`, whatever
 //! the file mode says; writable attributes should also be mode 0200 or 0644.
 
-use crate::api::compat::{const_char_ptr, cstr_from_ptr, set_group_attrs};
+use crate::api::compat::{
+    const_char_ptr, cstr_from_ptr, set_group_attrs, set_kobj_attr_ops, KobjShow, KobjStore,
+};
 use core::ptr::NonNull;
 use kernel::{bindings, ffi::c_char, prelude::*, str::CStr, types::Opaque};
 
@@ -184,12 +186,17 @@ impl Attr {
         let mut raw: bindings::kobj_attribute = unsafe { core::mem::zeroed() };
         raw.attr.name = const_char_ptr(A::NAME);
         raw.attr.mode = A::MODE;
-        if A::MODE & 0o444 != 0 {
-            raw.show = Some(Self::show::<A>);
-        }
-        if A::MODE & 0o222 != 0 {
-            raw.store = Some(Self::store::<A>);
-        }
+        let show: KobjShow = if A::MODE & 0o444 != 0 {
+            Some(Self::show::<A>)
+        } else {
+            None
+        };
+        let store: KobjStore = if A::MODE & 0o222 != 0 {
+            Some(Self::store::<A>)
+        } else {
+            None
+        };
+        set_kobj_attr_ops(&mut raw, show, store);
         Self(Opaque::new(raw))
     }
 
