@@ -13,6 +13,8 @@
 //! - [`driver`]: [`driver::Driver`], [`driver::Registration`], [`driver::Pinned`];
 //! - [`params`]: read-only module parameters ([`module_param!`](crate::module_param));
 //! - [`delay`]: sleeping in process context;
+//! - `misc` (7.x): [`OwnedMiscRegistration`](misc::OwnedMiscRegistration), a misc device
+//!   whose files pin the module that registers it;
 //! - [`compat`]: the differences between the kernel versions drvreg supports.
 //!
 //! Nothing here needs `unsafe` from the driver: the unsafe code that calls the core is in
@@ -22,4 +24,6 @@ pub mod abi;
 pub mod compat;
 pub mod delay;
 pub mod driver;
+#[cfg(drvreg_kernel_7)]
+pub mod misc;
 pub mod params;

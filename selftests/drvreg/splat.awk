@@ -9,9 +9,10 @@
 # line:   the report's first line number in the input
 # kind:   oops | kasan | kcsan | ubsan | lockdep | bug | warning | panic | info
 # owner:  drvreg - a frame of one of drvreg's modules in the report ('[drvreg...]' or a
-#                  'drvreg' symbol), or the fault address in the range of a module drvreg
-#                  logged with 'DRVREG-MODMAP: <name> <start> <end>' (hex, like
-#                  /proc/modules; the racy demonstrations free such modules);
+#                  'drvreg' symbol), or the fault address in the memory of a module
+#                  that a guest logged with 'DRVREG-MODMAP: <name> <start> <size>' (start
+#                  hex, size decimal: a section of /sys/module/<name>/sections and the
+#                  module's size in /proc/modules; the demonstrations free such modules);
 #         infra  - anything else: no drvreg frame, or before the guest's command started
 #                  ('DRVREG-VM-START', with -v console=1): an emulator or
 #                  kernel fault that says nothing about drvreg
@@ -40,13 +41,26 @@ function kind_of(s) {
 	return ""
 }
 
-# Lower-case hex without 0x, left-padded to 16 digits: comparable as strings (awk's
-# numbers are doubles and cannot hold a 64-bit address).
+# Lower-case hex without 0x, left-padded to 16 digits: its first 8 digits compare as
+# strings, its last 8 as numbers (awk's numbers are doubles: no 64-bit address fits).
 function hex16(h) {
 	h = tolower(h)
 	sub(/^0x/, "", h)
 	while (length(h) < 16) h = "0" h
 	return h
+}
+
+function hexnum(h, i, n) {
+	n = 0
+	for (i = 1; i <= length(h); i++) n = n * 16 + index("0123456789abcdef", substr(h, i, 1)) - 1
+	return n
+}
+
+# Whether address a (hex16) lies in [start, start + size) of map entry i.
+function inmap(a, i, lo) {
+	if (substr(a, 1, 8) != substr(mstart[i], 1, 8)) return 0
+	lo = hexnum(substr(a, 9)) - hexnum(substr(mstart[i], 9))
+	return lo >= 0 && lo < msize[i]
 }
 
 function flush() {
@@ -67,7 +81,7 @@ BEGIN { nmap = 0; open = 0; started = (console != 1) }
 /DRVREG-MODMAP: / {
 	if ($0 !~ /^\[ *[0-9]+\.[0-9]+\] /) flush()
 	n = split(substr($0, index($0, "DRVREG-MODMAP: ") + 15), f, " ")
-	if (n >= 3) { nmap++; mname[nmap] = f[1]; mlo[nmap] = hex16(f[2]); mhi[nmap] = hex16(f[3]) }
+	if (n >= 3) { nmap++; mname[nmap] = f[1]; mstart[nmap] = hex16(f[2]); msize[nmap] = f[3] + 0 }
 	next
 }
 
@@ -92,7 +106,7 @@ BEGIN { nmap = 0; open = 0; started = (console != 1) }
 			sub(/.* (0x)?/, "", a)
 			a = hex16(a)
 			for (i = nmap; i >= 1; i--)
-				if (a >= mlo[i] && a < mhi[i]) { where = "freed " mname[i] " memory"; break }
+				if (inmap(a, i)) { where = "freed " mname[i] " memory"; break }
 		}
 	}
 	if (body ~ /^---\[ end / || NR - rline >= 150 || (rkind == "kasan" && body ~ /^=====/ && NR > rline + 1)) flush()
