@@ -101,7 +101,7 @@ echo $window > \$D/race_window_us
 echo $threads > \$D/stress/threads
 echo sample0 > \$D/stress/target
 echo racy > \$D/mode
-echo "demo: mode=\$(cat \$D/mode) window_us=\$(cat \$D/race_window_us) threads=\$(cat \$D/stress/threads) cpus=\$(grep -c ^processor /proc/cpuinfo)"
+echo "demo: mode=\$(sed -n 's/.*\[\(.*\)\].*/\1/p' \$D/mode) window_us=\$(cat \$D/race_window_us) threads=\$(cat \$D/stress/threads) cpus=\$(grep -c ^processor /proc/cpuinfo)"
 echo 1 > \$D/stress/running
 /kselftest/drvreg/unload_storm.sh -c $cycles -s $seconds -e 1 -S -p delay_us=$open_us
 rc=\$?
@@ -127,7 +127,7 @@ for m in \$modes; do
 	echo $threads > \$D/stress/threads
 	echo sample0 > \$D/stress/target
 	echo \$m > \$D/mode || rc=1
-	echo "demo: mode=\$(cat \$D/mode) window_us=\$(cat \$D/race_window_us) threads=\$(cat \$D/stress/threads) cpus=\$(grep -c ^processor /proc/cpuinfo)"
+	echo "demo: mode=\$(sed -n 's/.*\[\(.*\)\].*/\1/p' \$D/mode) window_us=\$(cat \$D/race_window_us) threads=\$(cat \$D/stress/threads) cpus=\$(grep -c ^processor /proc/cpuinfo)"
 	echo 1 > \$D/stress/running
 	/kselftest/drvreg/unload_storm.sh -c $safe_cycles -s $seconds -e 100 -S -p delay_us=$open_us || rc=1
 	echo 0 > \$D/stress/running
@@ -136,8 +136,72 @@ for m in \$modes; do
 	rmmod drvreg_sample 2>/dev/null
 	rmmod drvreg || { echo "demo: \$m: the core would not unload"; rc=1; }
 done
-exit \$rc
 GUEST
+	[ -z "$misc_rows" ] || misc_cmd misc-owner
+	echo 'exit $rc'
+}
+
+# The misc device rows (7.x: the kernel's kernel::miscdevice; samples/drvreg_misc*.rs).
+# misc_cmd ROW: the guest command of one row. It logs the module's memory for the splat
+# classifier (DRVREG-MODMAP: each section's address and the module's size), then:
+#   misc-upstream, misc-owner: open /dev/drvreg-misc (upstream's registration, or drvreg's
+#     with owner=1), rmmod with the file open; if rmmod succeeds, read the open file
+#     (on a kernel whose registration leaves fops.owner NULL, that runs freed code);
+#     else read, close, and rmmod again;
+#   misc-selfpin: a process opens /dev/drvreg-misc-selfpin and closes it, while rmmod is
+#     retried until it succeeds: the self-pin's release sleeps misc_window us after its
+#     module_put, in code rmmod can then free.
+misc_window=${DEMO_MISC_WINDOW_US:-200000}
+case "$misc_window" in '' | *[!0-9]*) die "DEMO_MISC_WINDOW_US=$misc_window is not a number" ;; esac
+[ "$misc_window" -le 1000000 ] || die "DEMO_MISC_WINDOW_US must be at most 1000000"
+misc_cmd() {
+	local m=drvreg_misc dev=drvreg-misc load="modprobe drvreg_misc"
+	case "$1" in
+	misc-owner) load="modprobe drvreg_misc owner=1" ;;
+	misc-selfpin) m=drvreg_misc_selfpin dev=drvreg-misc-selfpin load="modprobe drvreg_misc_selfpin race_window_us=$misc_window" ;;
+	esac
+	cat <<GUEST
+echo "demo: run $1"
+$load || exit 1
+size=\$(awk '\$1 == "$m" { print \$2 }' /proc/modules)
+for s in /sys/module/$m/sections/.*; do
+	[ -f "\$s" ] && echo "DRVREG-MODMAP: $m \$(cat "\$s") \$size"
+done
+GUEST
+	if [ "$1" = misc-selfpin ]; then
+		cat <<GUEST
+( exec 3</dev/$dev && echo "demo: misc opened, refcnt \$(cat /sys/module/$m/refcnt)" && sleep 0.2 ) &
+# Once the file is open (its own pin, and the kernel's on 7.3+), retry rmmod until it works.
+n=0
+while [ "\$(cat /sys/module/$m/refcnt)" = 0 ] && [ \$n -lt 500 ]; do sleep 0.01; n=\$((n + 1)); done
+n=0
+while ! rmmod $m 2>/dev/null; do
+	n=\$((n + 1))
+	[ \$n -lt 20000 ] || { echo "demo: misc rmmod still refused after \$n tries"; break; }
+done
+[ -d /sys/module/$m ] || echo "demo: misc rmmod succeeded after \$n refusals"
+wait
+sleep 1
+echo "demo: misc done"
+GUEST
+	else
+		cat <<GUEST
+exec 3</dev/$dev
+echo "demo: misc opened, refcnt \$(cat /sys/module/$m/refcnt)"
+# (rmmod without fd 3: a child that inherited the file would flush it at its exit.)
+if out=\$(rmmod $m 2>&1 3<&-); then
+	echo "demo: misc rmmod succeeded with the file open; reading it"
+	head -n 1 <&3
+	echo "demo: misc read done"
+else
+	echo "demo: misc rmmod refused while open: \$out"
+	echo "demo: misc read: \$(head -n 1 <&3)"
+	exec 3<&-
+	rmmod $m && echo "demo: misc unloaded after the close"
+fi
+echo "demo: misc done"
+GUEST
+	fi
 }
 
 # run NAME CMD LIVE EXPECT_SPLAT: boots the guest, prints the lines matching LIVE as they come.
@@ -159,13 +223,35 @@ field() { sed -n "s/.*[ :]$2=\([0-9.]*\).*/\1/p" <<<"$1"; }
 # infrastructure failure was retried by vm.sh and never reaches this.
 drvreg_reports() { awk -v console=1 -f "$DRVREG_SPLAT" "$1" | grep "$(printf '\tdrvreg\t')" || true; }
 
-say "racy: up to $cycles cycles; then locked, rcu, twostage: $safe_cycles cycles each, in one boot"
+# The misc rows need the kernel's Rust miscdevice (7.x); its registration sets fops.owner
+# from 7.3 on ("rust: miscdevice: set fops.owner from driver module pointer").
+release=$(drvreg_release "$(KERNEL=$kernel drvreg_kdir 2>/dev/null)")
+kv=${release%%[!0-9.]*}
+kmajor=${kv%%.*} kminor=${kv#*.}
+kminor=${kminor%%.*}
+misc_rows="" misc_note="no misc rows: $release has no Rust miscdevice (7.x has)"
+if [ "$kmajor" -ge 7 ]; then
+	misc_rows="misc-upstream misc-selfpin misc-owner"
+	if [ $((kmajor * 100 + kminor)) -ge 703 ]; then
+		misc_expect=SAFE misc_note="$release: the kernel's MiscDeviceRegistration sets fops.owner (the 7.3 fix)"
+	else
+		misc_expect="RACE REPRODUCED" misc_note="$release: the kernel's MiscDeviceRegistration leaves fops.owner NULL (Rust-for-Linux #1182)"
+	fi
+fi
+
+say "racy: up to $cycles cycles; then the safe modes: $safe_cycles cycles each, in one boot${misc_rows:+; then $misc_rows}"
 racy_rc=0
 run racy "$(racy_cmd)" "^(drvreg: |demo: mode)|storm: (start|done)|storm: .*cycle=[0-9]*(000|500) |BUG:|Oops:|RIP:" 1 ||
 	racy_rc=$?
 safe_rc=0
-run safe "$(safe_cmd)" "^(drvreg: |demo: mode)|storm: (start|done)|storm: .*cycle=[0-9]*00 |BUG:|Oops:|RIP:|WARNING:|demo: .*would not" 0 ||
+run safe "$(safe_cmd)" "^(drvreg: |demo: mode|demo: misc)|storm: (start|done)|storm: .*cycle=[0-9]*00 |BUG:|Oops:|RIP:|WARNING:|demo: .*would not" 0 ||
 	safe_rc=$?
+# The two rows that may free a module under running code: a boot each, judged from its log
+# (vm.sh's own verdict is not the row's: a fault is what 7.2 should show).
+for r in $misc_rows; do
+	[ "$r" != misc-owner ] || continue
+	run "$r" "$(misc_cmd "$r")" "^(drvreg: (INFRA|console)|demo: misc)|BUG:|Oops:|RIP:" 0 || true
+done
 
 rlog="$outdir/racy-$kernel.log" slog="$outdir/safe-$kernel.log"
 
@@ -239,8 +325,48 @@ if [ "$safe_rc" -ne 0 ]; then
 	done
 fi
 
+# misc_verdict ROW LOG: the row's verdict from its part of LOG ('demo: run ROW' onwards).
+declare -A mverdict mrmmod mfaults
+misc_verdict() {
+	local r=$1 seg rep m=drvreg_misc
+	[ "$r" != misc-selfpin ] || m=drvreg_misc_selfpin
+	seg=$(awk -v r="$r" '/demo: run / { on = ($0 ~ ("demo: run " r "$")) } on' "$2" 2>/dev/null | tr -d '\r')
+	rep=$(awk -f "$DRVREG_SPLAT" <<<"$seg" | grep "$(printf '\tdrvreg\t')" || true)
+	mfaults[$r]=$(grep -c . <<<"$rep" || true)
+	IFS=$'\t' read -r _ _ _ where _ <<<"$(head -n 1 <<<"$rep")"
+	mrmmod[$r]=-
+	if grep -q 'demo: misc rmmod refused while open' <<<"$seg"; then
+		mrmmod[$r]="refused (in use)"
+	elif grep -q 'demo: misc rmmod succeeded with the file open' <<<"$seg"; then
+		mrmmod[$r]="succeeded"
+	elif grep -q 'demo: misc rmmod succeeded after' <<<"$seg"; then
+		mrmmod[$r]="succeeded after $(sed -n 's/.*succeeded after \([0-9]*\) refusals.*/\1/p' <<<"$seg") refusals"
+	fi
+	if [ -z "$seg" ]; then
+		mverdict[$r]="NOT RUN (see $2)"
+	elif [ -n "$rep" ]; then
+		case "$where" in
+		*"freed $m memory"* | *"[$m]"*) mverdict[$r]="RACE REPRODUCED ($where)" ;;
+		*) mverdict[$r]="FAULT (not in $m: $where)" ;;
+		esac
+	elif grep -qE 'demo: misc (unloaded after the close|rmmod succeeded after)' <<<"$seg" &&
+		grep -q 'demo: misc done' <<<"$seg"; then
+		mverdict[$r]=SAFE
+	else
+		mverdict[$r]="NOT FINISHED (see $2)"
+	fi
+}
+for r in $misc_rows; do
+	if [ "$r" = misc-owner ]; then misc_verdict "$r" "$slog"; else misc_verdict "$r" "$outdir/$r-$kernel.log"; fi
+done
+
 ok=1
 [ "$rverdict" = "RACE REPRODUCED" ] || ok=""
+for r in $misc_rows; do
+	want=$misc_expect
+	[ "$r" != misc-owner ] || want=SAFE
+	[[ "${mverdict[$r]}" == "$want"* ]] || ok=""
+done
 for m in $safe_modes; do [ "${verdict[$m]}" = SAFE ] || ok=""; done
 # The summary, also kept in out/demo/summary-<kernel>.txt (with the demo's wall time) for
 # scripts/doc-numbers.py, which quotes it in README.md and Documentation/drvreg.rst.
@@ -256,6 +382,30 @@ for m in $safe_modes; do [ "${verdict[$m]}" = SAFE ] || ok=""; done
 	echo "(cycles: load-if-needed + one rmmod attempt; refused: lookups refused because the module"
 	echo " was going; busy: rmmod refused with EAGAIN because a lookup had the module pinned, 0 in"
 	echo " twostage, whose rmmod waits for the pins instead; faults: kernel faults and warnings)"
+	echo
+	echo "misc device rows: $misc_note"
+	if [ -n "$misc_rows" ]; then
+		printf '%-14s %-28s %6s  %s\n' row "rmmod with the file open" faults verdict
+		for r in $misc_rows; do
+			printf '%-14s %-28s %6s  %s\n' "$r" "${mrmmod[$r]}" "${mfaults[$r]}" "${mverdict[$r]}"
+		done
+		echo "(misc-upstream: the kernel's MiscDeviceRegistration; misc-selfpin: the same with"
+		echo " try_module_get(THIS_MODULE) in open, module_put in release; misc-owner: drvreg's"
+		echo " OwnedMiscRegistration. Expected here: misc-upstream and misc-selfpin $misc_expect,"
+		echo " misc-owner SAFE.)"
+		inuse=$(sed -n 's/.*demo: misc rmmod refused while open: //p' "$slog" | tr -d '\r' | head -n 1)
+		[ -z "$inuse" ] || echo "rmmod of the module with drvreg's registration, its file open: $inuse"
+		for r in misc-upstream misc-selfpin; do
+			case "${mverdict[$r]}" in
+			"RACE REPRODUCED"*)
+				l="$outdir/$r-$kernel.log"
+				n=$(awk -v console=1 -f "$DRVREG_SPLAT" "$l" | grep "$(printf '\tdrvreg\t')" | head -n 1 | cut -f1)
+				echo "$r fault (first lines, full log: ${l#"$DRVREG_ROOT"/}):"
+				tail -n +"$n" "$l" | grep -aE 'BUG|Oops|RIP:|Comm:' | head -n 4 | sed 's/^/  /'
+				;;
+			esac
+		done
+	fi
 	if [ -n "$rfault" ]; then
 		echo
 		echo "racy fault report: in $rwhere (first lines, full log: $rlog):"
@@ -265,9 +415,9 @@ for m in $safe_modes; do [ "${verdict[$m]}" = SAFE ] || ok=""; done
 	fi
 	echo
 	if [ -n "$ok" ]; then
-		echo "demo: RACE REPRODUCED with the 2002 lookup; SAFE with the driver lock, RCU and two-stage"
+		echo "demo: RACE REPRODUCED with the 2002 lookup; SAFE with the driver lock, RCU and two-stage${misc_rows:+; misc device: upstream and self-pin $misc_expect, drvreg registration SAFE}"
 	else
-		echo "demo: FAILED: racy: $rverdict$(for m in $safe_modes; do printf '; %s: %s' "$m" "${verdict[$m]:-NOT RUN}"; done)"
+		echo "demo: FAILED: racy: $rverdict$(for m in $safe_modes; do printf '; %s: %s' "$m" "${verdict[$m]:-NOT RUN}"; done)$(for r in $misc_rows; do printf '; %s: %s' "$r" "${mverdict[$r]}"; done)"
 	fi
 	echo "demo: took $SECONDS s"
 } | tee "$outdir/summary-$kernel.txt"
