@@ -27,7 +27,7 @@
 # Variables: KERNEL=<lane> (the kernel lanes, one row each in scripts/lanes.conf: what
 # each is and proves), KDIR=/built/rust/kernel (skips kernel builds),
 # CMD, VM_CPUS, VM_MEM, VM_TIMEOUT, VM_SPLAT_IDLE, VM_EXPECT_SPLAT, VM_APPEND, VM_ENV, VM_LOG, SHARE,
-# VM_RETRY, VM_INFRA_CRASH, QEMU (scripts/vm.sh), N (make boots),
+# VM_RETRY, VM_INFRA_CRASH, VM_BOOT_TIMEOUT, VM_TSC, QEMU (scripts/vm.sh), N (make boots),
 # CHECK_KERNELS, BENCH_RUNS (make bench: runs, default 5), BENCH_THREADS (default "1 2";
 # more threads than VM_CPUS, default 2 for bench, are labelled oversubscribed). See README.md.
 #
@@ -42,7 +42,7 @@ override VM_ENV := $(value VM_ENV)
 override SHARE := $(value SHARE)
 override VM_LOG := $(value VM_LOG)
 export KERNEL KDIR CMD VM_CPUS VM_MEM VM_TIMEOUT VM_SPLAT_IDLE VM_EXPECT_SPLAT VM_APPEND VM_ENV VM_LOG SHARE
-export VM_RETRY VM_INFRA_CRASH QEMU N
+export VM_RETRY VM_INFRA_CRASH VM_BOOT_TIMEOUT VM_TSC QEMU N
 export CHECK_KERNELS RUSTC RUSTDOC DRVREG_CACHE BENCH_RUNS BENCH_THREADS
 export SOAK_CYCLES SOAK_THREADS SOAK_CORE SOAK_SHARD SOAK_MODE SOAK_FRESH
 
@@ -64,7 +64,7 @@ $(error $(KDIR_ERR))
 endif
 endif
 endif
-$(foreach v,VM_CPUS VM_MEM VM_TIMEOUT VM_SPLAT_IDLE N,$(if $($v),$(if $(shell [[ '$($v)' =~ ^[1-9][0-9]*$$ ]] || echo bad),\
+$(foreach v,VM_CPUS VM_MEM VM_TIMEOUT VM_SPLAT_IDLE VM_BOOT_TIMEOUT N,$(if $($v),$(if $(shell [[ '$($v)' =~ ^[1-9][0-9]*$$ ]] || echo bad),\
 	$(error drvreg: $v='$($v)' is not a positive number))))
 ifneq ($(filter vm,$(MAKECMDGOALS)),)
 ifeq ($(strip $(CMD)),)

@@ -130,8 +130,8 @@ def boots(rst):
     out = []
     for line in sorted(text.strip().split('\n')):
         kv = dict(w.split('=', 1) for w in line.split() if '=' in w)
-        out.append(f'- {q}{kv["kernel"]}{q}, QEMU {kv["qemu"]}, {kv["cpus"]} vCPUs: '
-                   f'**{kv["crashes"]} crashes in {kv["boots"]} boots**')
+        out.append(f'- {q}{kv["kernel"]}{q}, QEMU {kv["qemu"]}, {q}tsc={kv.get("tsc", "kernel")}{q}, '
+                   f'{kv["cpus"]} vCPUs: **{kv["crashes"]} crashes in {kv["boots"]} boots**')
     return out, f'boots: {len(out)} runs'
 
 

@@ -15,6 +15,8 @@
 #   VM_TIMEOUT       seconds before a guest is declared hung and killed, default 900
 #   VM_SPLAT_IDLE    seconds without console output after a kernel splat before the guest
 #                    is declared stuck and killed, default 300
+#   VM_BOOT_TIMEOUT  seconds until CMD must have started, else the boot hung (an
+#                    infrastructure failure), default 180
 #   VM_EXPECT_SPLAT  1: a kernel splat is the expected outcome: exit 0 if one is seen,
 #                    non-zero if none is
 #   VM_APPEND        extra kernel command line
@@ -26,6 +28,7 @@
 #                    (the harness self-test's oops module)
 #   VM_RETRY         boots after an infrastructure failure, default 1 (0: count them, as
 #                    make boots does)
+#   VM_TSC           1: leave the TSC to the kernel (default 0: tsc=unstable, see below)
 #   VM_INFRA_CRASH   1: the first boot loads scripts/harness/infra_crash.ko before CMD (a
 #                    fault outside drvreg), to see it reported and retried
 #
@@ -58,8 +61,9 @@ shell=${VM_SHELL:-}
 [ -n "${KDIR:-}" ] || drvreg_check_kernel "${KERNEL:=base}"
 isnum() { case "$2" in '' | *[!0-9]*) die "$1='$2' is not a positive number" ;; esac; [ "$2" -gt 0 ] || die "$1 must be at least 1"; }
 VM_CPUS=${VM_CPUS:-4} VM_MEM=${VM_MEM:-1024} VM_TIMEOUT=${VM_TIMEOUT:-900}
-VM_SPLAT_IDLE=${VM_SPLAT_IDLE:-300}
+VM_SPLAT_IDLE=${VM_SPLAT_IDLE:-300} VM_BOOT_TIMEOUT=${VM_BOOT_TIMEOUT:-180}
 isnum VM_SPLAT_IDLE "$VM_SPLAT_IDLE"
+isnum VM_BOOT_TIMEOUT "$VM_BOOT_TIMEOUT"
 isnum VM_CPUS "$VM_CPUS"
 isnum VM_MEM "$VM_MEM"
 isnum VM_TIMEOUT "$VM_TIMEOUT"
@@ -142,7 +146,19 @@ flock -u 9
 log=${VM_LOG:-$DRVREG_OUT/logs/vm-$kname-$(date +%Y%m%d-%H%M%S).log}
 [ -z "${VM_LOG:-}" ] && [ -e "$log" ] && log="${log%.log}-$$.log"
 mkdir -p "$(dirname "$log")"
-append="console=ttyS0 panic=-1 oops=panic kasan_multi_shot loglevel=7 printk.time=1 ${VM_APPEND:-}"
+# tsc=unstable: under TCG the clocksource watchdog sees the emulated TSC skew against the
+# HPET and marks it unstable at a random moment ("sched_clock: Marking unstable"); that
+# flips the __sched_clock_stable static key, whose int3-based live patching races other
+# vCPUs' translated code (multi-threaded TCG, QEMU 7.2 and 10.0 alike): 'Oops: int3' in
+# sched_clock_cpu, enqueue_task_fair, ktime_get_update_offsets_now. Marked unstable from
+# the start, the key is never enabled (sched_clock_init_late) nor disabled. VM_TSC=1 keeps
+# the kernel's default (to measure the difference: make boots).
+case "${VM_TSC:-0}" in
+0) clock="tsc=unstable" ;;
+1) clock="" ;;
+*) die "VM_TSC='$VM_TSC': expected 0 (tsc=unstable, the default) or 1" ;;
+esac
+append="console=ttyS0 panic=-1 oops=panic kasan_multi_shot loglevel=7 printk.time=1 $clock ${VM_APPEND:-}"
 # la57=off: with 5-level paging, a KASAN kernel can report a bogus 'wild-memory-access'
 # when an interrupt lands while identify_boot_cpu() has cleared the LA57 feature bit
 # (seen once on a loaded host); 4-level paging has no such window.
@@ -180,11 +196,17 @@ splat_kinds() {
 reports() { awk -v console=1 -f "$DRVREG_SPLAT" "$1" | awk -F'\t' '!($2 == "kcsan" && $3 == "infra")'; }
 
 # A guest that splatted and then printed nothing for VM_SPLAT_IDLE seconds is stuck (say
-# a deadlock after a lockdep report, or a report loop): stop it instead of waiting for
-# VM_TIMEOUT.
+# a deadlock after a lockdep report, or a report loop), and one that has not started CMD
+# after VM_BOOT_TIMEOUT seconds hangs in boot: stop it instead of waiting for VM_TIMEOUT.
 watch_stuck() {
-	local last=-1 idle=0 size
+	local last=-1 idle=0 size t=0
 	while sleep 5; do
+		t=$((t + 5))
+		if [ "$t" -ge "$VM_BOOT_TIMEOUT" ] && ! grep -aq 'DRVREG-VM-START' "$log"; then
+			: >"$img/bootstuck"
+			kill "$(cat "$img/qemu.pid")"
+			return
+		fi
 		[ -n "$(reports "$log" 2>/dev/null)" ] || continue
 		! grep -aq 'DRVREG-VM-EXIT: ' "$log" || continue
 		size=$(stat -c %s "$log")
@@ -200,7 +222,7 @@ watch_stuck() {
 # boot_once: one boot, console in $log; sets qrc (QEMU's status), secs, interrupted.
 boot_once() {
 	local watcher
-	rm -f "$img/stuck"
+	rm -f "$img/stuck" "$img/bootstuck"
 	: >"$log"
 	watch_stuck </dev/null >/dev/null 2>&1 &
 	watcher=$!
@@ -233,7 +255,9 @@ infra() {
 			echo "$(splat_kinds "$k") with no drvreg frame: ${h#\[*\] }"
 		fi
 	elif ! grep -aq 'DRVREG-VM-START' "$log"; then
-		if [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
+		if [ -e "$img/bootstuck" ]; then
+			echo "guest hung in boot: CMD not started after ${VM_BOOT_TIMEOUT} s (VM_BOOT_TIMEOUT)"
+		elif [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
 			echo "guest hung in boot, before CMD started (killed after ${VM_TIMEOUT} s)"
 		elif ! grep -aq 'terminating on signal' "$log"; then
 			echo "guest died in boot, before CMD started (QEMU status $qrc)"
