@@ -35,8 +35,11 @@
 # 'lane <name>: N passed, N failed[, N skipped] (<wall time> s)'. The last line is
 # 'N passed, N failed[, N skipped]'; the exit status is non-zero if anything failed.
 #
+# Lanes run two at a time (CHECK_JOBS): each lane's result lines come when it ends, its
+# progress (stderr) as it goes.
+#
 # Environment: CHECK_KERNELS="<lanes>" (default: the lanes of scripts/lanes.conf that have
-#   a 'check' column); KDIR=/built/kernel checks that tree instead (lint, clippy, ksft in
+#   a 'check' column); CHECK_JOBS (lanes at a time, default 2); KDIR=/built/kernel checks that tree instead (lint, clippy, ksft in
 #   every safe mode); CHECK_VM_TIMEOUT (s, default 1800) for the kselftest guest;
 #   CHECK_TEST_TIMEOUT (s) overrides every test program's kselftest timeout (else the
 #   suite's 'settings', or 45); CHECK_MODES="locked rcu twostage kmod" the lookup modes
@@ -50,7 +53,7 @@ declare -A lp lf ls lt
 t_start=$(date +%s)
 clog="$DRVREG_OUT/check"
 
-note() { echo "drvreg: $*"; }
+note() { echo "drvreg: $*" >&2; }
 # res ok|fail|skip KERNEL DESCRIPTION
 res() {
 	count "$1" "$2" 1
@@ -96,6 +99,7 @@ finish() {
 	local k line
 	for k in $kernels; do
 		[ "$k" != kdir ] || k=$(drvreg_kname)
+		[ -n "${lt[$k]:-}" ] || res fail "$k" "the lane did not run"
 		line="lane $k: ${lp[$k]:-0} passed, ${lf[$k]:-0} failed"
 		[ "${ls[$k]:-0}" = 0 ] || line+=", ${ls[$k]} skipped"
 		echo "$line (${lt[$k]:-0} s)"
@@ -110,7 +114,7 @@ finish() {
 		echo "seconds: $(($(date +%s) - t_start))"
 		echo "totals: $line"
 	} >"$clog/summary.txt"
-	[ "$failed" = 0 ]
+	[ "$failed" = 0 ] && [ "$passed" -gt 0 ]
 	exit
 }
 
@@ -420,7 +424,10 @@ for k in $kernels; do
 			die "lane $k: unknown step '$step' in its check column (scripts/lanes.conf)"
 	done
 done
-for k in $kernels; do
+# run_lane LANE: one lane, in a subshell of its own: its result lines on stdout, its
+# tallies in $clog/<lane>.counts ('passed failed skipped seconds').
+run_lane() {
+	local k=$1 lane_t0 t0
 	if [ "$k" = kdir ]; then
 		kname=$(drvreg_kname)
 	else
@@ -430,24 +437,59 @@ for k in $kernels; do
 	work="$DRVREG_OUT/$kname"
 	lane_t0=$(date +%s)
 	vlog=""
-
 	note "[$kname] finding the cached kernel, or building or preparing it (measured times: README.md; progress every 30 s)..."
 	t0=$(date +%s)
-	if ! kdir=$(drvreg_kdir 2> >(tee "$clog/$kname-kernel.log" >&2)); then
+	if kdir=$(drvreg_kdir 2> >(tee "$clog/$kname-kernel.log" >&2)); then
+		res ok "$kname" "kernel ($kdir, $(($(date +%s) - t0)) s)"
+		ksrc=$kdir
+		[ ! -e "$kdir/source" ] || ksrc=$(cd "$kdir/source" && pwd -P)
+		step_build
+		for step in $(lane_steps "$k"); do
+			"step_${step//-/_}"
+		done
+	else
 		res fail "$kname" "kernel build"
 		show "$clog/$kname-kernel.log"
-		lt[$kname]=$(($(date +%s) - lane_t0))
-		continue
 	fi
-	res ok "$kname" "kernel ($kdir, $(($(date +%s) - t0)) s)"
-	ksrc=$kdir
-	[ ! -e "$kdir/source" ] || ksrc=$(cd "$kdir/source" && pwd -P)
+	echo "${lp[$kname]:-0} ${lf[$kname]:-0} ${ls[$kname]:-0} $(($(date +%s) - lane_t0))" >"$clog/$kname.counts"
+	note "[$kname] lane done in $(($(date +%s) - lane_t0)) s"
+}
 
-	step_build
-	for step in $(lane_steps "$k"); do
-		"step_${step//-/_}"
+# The lanes run CHECK_JOBS at a time (default 2: a guest runs mostly one vCPU at a time,
+# so two lanes share this 2-core machine's CPUs well), in table order; each lane's results
+# are printed when it ends, its progress ('drvreg: [<lane>] ...', on stderr) as it goes.
+njobs=${CHECK_JOBS:-2}
+[[ "$njobs" =~ ^[1-9][0-9]*$ ]] || die "CHECK_JOBS='$njobs' is not a positive number"
+declare -A pids=()
+nrun=0
+lane_name() { if [ "$1" = kdir ]; then drvreg_kname; else echo "$1"; fi; }
+reap() {
+	local k n p f s t
+	for k in "${!pids[@]}"; do
+		kill -0 "${pids[$k]}" 2>/dev/null && continue
+		wait "${pids[$k]}" 2>/dev/null
+		unset "pids[$k]"
+		nrun=$((nrun - 1))
+		n=$(lane_name "$k")
+		cat "$clog/$n.out"
+		read -r p f s t <"$clog/$n.counts" 2>/dev/null || { p=0 f=1 s=0 t=0; echo "$n: not ok - the lane ended without its tallies"; }
+		count ok "$n" "$p"
+		count fail "$n" "$f"
+		count skip "$n" "$s"
+		lt[$n]=$t
 	done
-	lt[$kname]=$(($(date +%s) - lane_t0))
-	note "[$kname] lane done in ${lt[$kname]} s"
+}
+for k in $kernels; do
+	while [ "$nrun" -ge "$njobs" ]; do
+		sleep 2
+		reap
+	done
+	( run_lane "$k" ) >"$clog/$(lane_name "$k").out" &
+	pids[$k]=$!
+	nrun=$((nrun + 1))
+done
+while [ "$nrun" -gt 0 ]; do
+	sleep 2
+	reap
 done
 finish

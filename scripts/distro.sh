@@ -81,28 +81,13 @@ if [ ! -f "$src/Makefile" ]; then
 	trap - EXIT
 fi
 
-cc=$(sed -n 's/^CONFIG_CC_VERSION_TEXT="\([^ ]*\) .*/\1/p' "$headers/.config")
-kmake_args="ARCH=x86 CROSS_COMPILE=x86_64-linux-gnu- CC=$cc HOSTCC=${cc#x86_64-linux-gnu-}"
-kmake() {
-	# shellcheck disable=SC2086
-	deb run make -C "$src" O="$out" $kmake_args KERNELRELEASE="$krel" "$@"
-}
-
 rm -rf "$out"
-mkdir -p "$out"
 trap 'say "preparing the distro tree failed or was interrupted; removing $out"; rm -rf "$out"' EXIT
-cp "$headers/.config" "$out/.config"
-drvreg_step "distro: olddefconfig on Debian's $krel .config" "$LOGS/distro-config.log" \
-	kmake olddefconfig || die "olddefconfig failed"
-cmp -s "$headers/.config" "$out/.config" ||
-	say "note: olddefconfig changed Debian's .config ($(diff "$headers/.config" "$out/.config" | grep -c '^[<>]') lines)"
+# The same script a user of that suite runs on the host (README.md), here in the chroot.
 DRVREG_STEP_FIGURE=drvreg_kbuild_figure \
-	drvreg_step "distro: regenerating the Rust metadata with $suite's rustc (modules_prepare, ~1-2 min)" \
-	"$LOGS/distro-prepare.log" kmake -j"$JOBS" modules_prepare || die "modules_prepare failed"
-for f in rust/libkernel.rmeta rust/libmacros.so scripts/target.json scripts/module.lds; do
-	[ -e "$out/$f" ] || die "modules_prepare made no $f"
-done
-cp "$headers/Module.symvers" "$out/Module.symvers"
+	drvreg_step "distro: regenerating the Rust metadata with $suite's rustc (scripts/rust-metadata.sh: olddefconfig, modules_prepare, ~2-5 min)" \
+	"$LOGS/distro-prepare-$suite.log" deb run -b "$DRVREG_ROOT" env SRC="$src" \
+	"$DRVREG_ROOT/scripts/rust-metadata.sh" "$krel" "$out" || die "scripts/rust-metadata.sh failed in the $suite chroot"
 
 # Debian's kernel image.
 deb=$(find "$root/var/cache/drvreg" -name "linux-*-${krel}_*.deb" | head -n 1)
@@ -116,7 +101,6 @@ cp "$vmlinuz" "$out/arch/x86/boot/bzImage"
 rm -rf "$tmp"
 
 echo "$suite" >"$out/.drvreg-chroot"
-echo "$kmake_args" >"$out/.drvreg-kmake"
 touch "$out/.drvreg-complete"
 trap - EXIT
 say "distro tree ready: $out (Debian's $krel, $(basename "$deb"))"

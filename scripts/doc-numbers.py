@@ -160,7 +160,7 @@ def kernels(rst):
         where = ' (the fresh-machine CI run)'
     if not got:
         logs = os.path.join(CACHE, 'logs')
-        for k in ['base', 'debug', 'kcsan', 'latest']:
+        for k in [r['lane'] for r in lane_rows() if r.get('kernel', '').startswith('src:')]:
             t = read(os.path.join(logs, f'kernel-{k}.seconds'))
             if t and t.strip().isdigit():
                 got.append(f'{k} {mins(t.strip())}')
@@ -290,8 +290,9 @@ def self_test():
               '.. numbers:soak:debug\n\nold soak\n\n.. /numbers\nend\n')
         write(f'{tmp}/scripts/lanes.conf', '# c\n#lane kernel modes check proves\n'
               'base src:6.12 all lint,ksft what base proves\nextra src:6.12 all - an extra lane\n'
+              'debug src:6.12 all ksft what debug proves\n'
               'distro deb:sid locked ksft what distro proves\n')
-        write(f'{tmp}/out/check/summary.txt', 'kernels: base distro\nseconds: 1731\n'
+        write(f'{tmp}/out/check/summary.txt', 'kernels: base debug distro\nseconds: 1731\n'
               'totals: 120 passed, 0 failed, 2 skipped\n')
         write(f'{tmp}/out/demo/summary-base.txt', 'drvreg demo on the base kernel\n'
               'racy 1 2 3\ndemo: took 41 s\n')
@@ -305,7 +306,7 @@ def self_test():
         r = open(f'{tmp}/README.md').read()
         a = open(f'{tmp}/Documentation/a.rst').read()
         expect('check: lanes, 28 min 51 s, totals',
-               'lanes base distro, kernels cached): 28 min 51 s, '
+               'lanes base debug distro, kernels cached): 28 min 51 s, '
                '`120 passed, 0 failed, 2 skipped`.' in r)
         expect('demo: the table and 41 s', '(41 s, kernel cached)' in r and '    racy 1 2 3' in r
                and 'demo: took' not in r)
