@@ -53,8 +53,8 @@ impl MiscDevice for SelfPinFile {
         iov.simple_read_from_buffer(kiocb.ki_pos_mut(), b"drvreg misc selfpin sample\n")
     }
 
-    fn release(file: Self::Ptr, _file: &File) {
-        drop(file);
+    fn release(device: Self::Ptr, _file: &File) {
+        drop(device);
         // SAFETY: None: this is the workaround under demonstration. The reference `open`
         // took may be the module's last: after this call `rmmod` may free the module while
         // this function still runs (and sleeps, with race_window_us).
