@@ -72,7 +72,7 @@ if [ ! -f "$src/Makefile" ]; then
 	tmp=$(mktemp -d "$CACHE/distro/.extract.XXXXXX")
 	trap 'rm -rf "$tmp"' EXIT
 	drvreg_step "distro: extracting $series $srcver (once per source version)" \
-		"$LOGS/distro-extract.log" tar -xf "$root/usr/src/$series.tar.xz" -C "$tmp" ||
+		"$LOGS/distro-extract-$suite.log" tar -xf "$root/usr/src/$series.tar.xz" -C "$tmp" ||
 		die "could not extract $root/usr/src/$series.tar.xz"
 	mkdir -p "$(dirname "$src")"
 	rm -rf "$src"

@@ -63,12 +63,16 @@ drvreg_ksrc() {
 	if [ ! -f "$src/Makefile" ]; then
 		mkdir -p "$cache/src"
 		(
+			# One extraction at a time (two lanes may build kernels of one source at
+			# once): the second waits, then finds the tree.
+			exec 7>"$src.lock"
+			flock 7
+			[ ! -f "$src/Makefile" ] || exit 0
 			tmp=$(mktemp -d "$cache/src/.extract.XXXXXX")
 			trap 'rm -rf "$tmp"' EXIT
 			drvreg_step "extracting $tarball (once per source version)" "$cache/logs/extract-$pkg.log" \
 				tar -xf "$tarball" -C "$tmp" || die "could not extract $tarball"
-			# A concurrent extraction (scripts/kernel.sh) may have won: keep its tree.
-			[ -f "$src/Makefile" ] || { rm -rf "$src" && mv -T "$tmp/$pkg" "$src"; }
+			rm -rf "$src" && mv -T "$tmp/$pkg" "$src"
 		) >&2 || exit
 	fi
 	echo "$src"
