@@ -16,7 +16,7 @@
 #   VM_SPLAT_IDLE    seconds without console output after a kernel splat before the guest
 #                    is declared stuck and killed, default 300
 #   VM_BOOT_TIMEOUT  seconds until CMD must have started, else the boot hung (an
-#                    infrastructure failure), default 180
+#                    infrastructure failure), default 240 times the lane's time factor
 #   VM_EXPECT_SPLAT  1: a kernel splat is the expected outcome: exit 0 if one is seen,
 #                    non-zero if none is
 #   VM_APPEND        extra kernel command line
@@ -61,7 +61,10 @@ shell=${VM_SHELL:-}
 [ -n "${KDIR:-}" ] || drvreg_check_kernel "${KERNEL:=base}"
 isnum() { case "$2" in '' | *[!0-9]*) die "$1='$2' is not a positive number" ;; esac; [ "$2" -gt 0 ] || die "$1 must be at least 1"; }
 VM_CPUS=${VM_CPUS:-4} VM_MEM=${VM_MEM:-1024} VM_TIMEOUT=${VM_TIMEOUT:-900}
-VM_SPLAT_IDLE=${VM_SPLAT_IDLE:-300} VM_BOOT_TIMEOUT=${VM_BOOT_TIMEOUT:-180}
+# (A slow lane, KASAN's, boots slowly too: scripts/lanes.conf's time factor.)
+boot_slow=1
+[ -n "${KDIR:-}" ] || boot_slow=$(drvreg_lane "$KERNEL" slow)
+VM_SPLAT_IDLE=${VM_SPLAT_IDLE:-300} VM_BOOT_TIMEOUT=${VM_BOOT_TIMEOUT:-$((240 * boot_slow))}
 isnum VM_SPLAT_IDLE "$VM_SPLAT_IDLE"
 isnum VM_BOOT_TIMEOUT "$VM_BOOT_TIMEOUT"
 isnum VM_CPUS "$VM_CPUS"
