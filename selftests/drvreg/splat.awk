@@ -12,7 +12,8 @@
 #                  'drvreg' symbol), or the fault address in the memory of a module
 #                  that a guest logged with 'DRVREG-MODMAP: <name> <start> <size>' (start
 #                  hex, size decimal: a section of /sys/module/<name>/sections and the
-#                  module's size in /proc/modules; the demonstrations free such modules);
+#                  module's size in /proc/modules; the demonstrations free such modules:
+#                  a fault address, or an unsymbolized RIP such as freed text's int3);
 #         infra  - anything else: no drvreg frame, or before the guest's command started
 #                  ('DRVREG-VM-START', with -v console=1): an emulator or
 #                  kernel fault that says nothing about drvreg
@@ -101,9 +102,9 @@ BEGIN { nmap = 0; open = 0; started = (console != 1) }
 		if (match(body, /[A-Za-z0-9_.$]*drvreg[A-Za-z0-9_.$]*[+]0x[0-9a-f]+\/0x[0-9a-f]+( \[[A-Za-z0-9_]+\])?/) ||
 		    match(body, /[A-Za-z0-9_.$]+[+]0x[0-9a-f]+\/0x[0-9a-f]+ \[drvreg[A-Za-z0-9_]*\]/))
 			where = "frame " substr(body, RSTART, RLENGTH)
-		else if (match(body, /(address: |addr |address )(0x)?[0-9a-fA-F]+/)) {
+		else if (match(body, /(address: |addr |address |RIP: [0-9a-f]+:0x)(0x)?[0-9a-fA-F]+/)) {
 			a = substr(body, RSTART, RLENGTH)
-			sub(/.* (0x)?/, "", a)
+			sub(/.*(0x|[ :])/, "", a)
 			a = hex16(a)
 			for (i = nmap; i >= 1; i--)
 				if (inmap(a, i)) { where = "freed " mname[i] " memory"; break }
