@@ -104,13 +104,13 @@ impl<T: MiscDevice> OwnedMiscRegistration<T> {
                 raw.fops = OwnedVTable::<T>::get();
                 // SAFETY: The initializer may write to `slot`.
                 unsafe { slot.write(raw) };
-                // SAFETY: `slot` holds a misc device made by upstream's `into_raw::<T>()`;
-                // upstream's file operations find their `MiscDeviceRegistration<T>` at the
+                // INVARIANT: On success `slot` holds a registered device with our table.
+                // Upstream's file operations find their `MiscDeviceRegistration<T>` at the
                 // `struct miscdevice` that `misc_open()` passes them, which this is:
                 // `MiscDeviceRegistration<T>` is `#[repr(transparent)]` over
-                // `Opaque<bindings::miscdevice>`. The memory is pinned and `drop`
-                // deregisters the device before it goes.
-                // INVARIANT: On success `slot` holds a registered device with our table.
+                // `Opaque<bindings::miscdevice>`.
+                // SAFETY: `slot` holds a misc device made by upstream's `into_raw::<T>()`;
+                // it is pinned and `drop` deregisters it before the memory goes.
                 to_result(unsafe { bindings::misc_register(slot) })
             }),
             _t: PhantomData,
