@@ -2,8 +2,9 @@
 
 //! drvreg sample whose init fails after registering a driver.
 //!
-//! It registers driver `failing0`, waits `delay_ms` (default 0) so that lookups can be
-//! tried while the module is still `COMING`, then fails with `ENODEV`. Returning the error
+//! It registers driver `failing0`, waits `delay_ms` (default 0; a signal to the loading
+//! task ends the wait early) so that lookups can be tried while the module is still
+//! `COMING`, then fails with `ENODEV`. Returning the error
 //! drops the registration, which unregisters the driver: nothing of the module remains,
 //! and no lookup ever got the driver, because the core refuses owners that are not live.
 
@@ -38,7 +39,7 @@ struct FailingModule;
 impl kernel::Module for FailingModule {
     fn init(module: &'static ThisModule) -> Result<Self> {
         let _reg = Registration::new(&SLOT, c_str!("failing0"), module, FailingDriver)?;
-        api::delay::sleep_us(DELAY_MS.get().min(60_000).saturating_mul(1000));
+        api::delay::sleep_us_interruptible(DELAY_MS.get().min(60_000).saturating_mul(1000));
         pr_info!("failing init on purpose; failing0 is unregistered on the way out\n");
         Err(ENODEV)
     }

@@ -4,7 +4,8 @@
 //!
 //! Registers `count` drivers (default 1) named `<name><index>` (default `sample0`).
 //! Each counts the calls it gets; the first one sleeps `delay_us` in `open` to widen the
-//! window during which it is pinned. With `selfpin=1` it also tries to pin its own first
+//! window during which it is pinned (from 20 ms on, a signal to the opening task ends the
+//! sleep early: the tests hold a pin that way until they release it). With `selfpin=1` it also tries to pin its own first
 //! driver, which the core must refuse with `EDEADLK` (a module cannot pin itself); if it
 //! is not refused, loading fails.
 
@@ -47,7 +48,7 @@ struct SampleDriver {
 impl Driver for SampleDriver {
     fn open(&self) -> Result {
         self.opens.fetch_add(1, Relaxed);
-        api::delay::sleep_us(self.delay_us);
+        api::delay::sleep_us_interruptible(self.delay_us);
         Ok(())
     }
 

@@ -3,7 +3,8 @@
  * drvreg sample driver in C, the same as drvreg_sample (Rust) against include/drvreg.h.
  *
  * Registers count= drivers (default 1) named <name><index> (default sample_c0); each
- * counts the calls it gets; the first one sleeps delay_us= in open. While the parameter
+ * counts the calls it gets; the first one sleeps delay_us= in open (from 20 ms on, a
+ * signal to the opening task ends the sleep early). While the parameter
  * fail_open is Y (root may change it at run time), every open fails with -EIO, for
  * testing how callers report a driver's error.
  *
@@ -97,7 +98,10 @@ static int sample_open(struct drvreg_driver *drv)
 	if (READ_ONCE(fail_open))
 		return -EIO;
 	atomic64_inc(&s->opens);
-	if (s->delay_us)
+	/* From 20 ms on, a signal ends the sleep early (how the tests release a pin). */
+	if (s->delay_us >= 20000)
+		msleep_interruptible(DIV_ROUND_UP(s->delay_us, 1000));
+	else if (s->delay_us)
 		fsleep(s->delay_us);
 	return 0;
 }

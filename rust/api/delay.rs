@@ -23,6 +23,19 @@ pub fn sleep_us(us: u32) {
     }
 }
 
+/// Sleeps like [`sleep_us`], but a signal to the calling task ends the sleep early: a test
+/// holds a pin for as long as it needs and releases it with `kill`, instead of racing a
+/// fixed delay. Returns whether the whole time was slept. May sleep: call it only from
+/// process context with no spinlock held.
+pub fn sleep_us_interruptible(us: u32) -> bool {
+    if us < 20_000 {
+        sleep_us(us);
+        return true;
+    }
+    // SAFETY: Sleeping in process context, as this function requires of callers.
+    unsafe { bindings::msleep_interruptible(us.div_ceil(1000)) == 0 }
+}
+
 /// Busy-waits for about `us` microseconds without sleeping: for code that must not sleep
 /// (an RCU read-side critical section). Safe in any context.
 pub fn spin_us(us: u32) {

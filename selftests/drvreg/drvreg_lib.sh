@@ -179,14 +179,38 @@ drvreg_cleanup() {
 	done
 }
 
-# wait_for CONDITION-COMMAND [TENTHS]: polls until the command succeeds (default 10 s).
+# wait_for CONDITION-COMMAND [TENTHS]: polls until the command succeeds (at most 30 s: a
+# bound for a dead guest, not a timing goal).
 wait_for() {
 	i=0
 	while ! eval "$1"; do
 		i=$((i + 1))
-		[ $i -ge "${2:-100}" ] && return 1
+		[ $i -ge "${2:-300}" ] && return 1
 		sleep 0.1
 	done
+}
+
+# HOLD_US: the open delay of a driver a test holds pinned (the samples' delay_us=). The
+# samples end a sleep of 20 ms or more early when the opening task gets a signal, so a
+# pin lasts until the test releases it (release_lookup), not for a time that a loaded
+# guest may outrun; HOLD_US only bounds it if the test dies.
+HOLD_US=60000000
+
+# hold_lookup DRIVER: a lookup of DRIVER in the background ($held_pid), held inside the
+# driver's open (loaded with delay_us=$HOLD_US) until release_lookup.
+hold_lookup() {
+	(
+		trap : USR1
+		echo "$1" >"$D/lookup"
+	) &
+	held_pid=$!
+}
+
+# release_lookup: ends the held open (a signal its task catches) and returns the status
+# of the lookup's write.
+release_lookup() {
+	kill -USR1 "$held_pid" 2>/dev/null
+	wait "$held_pid"
 }
 
 # rmmod_waits_for_pin MODULE DRIVER DROP-COMMAND (twostage): DRIVER of MODULE is pinned;

@@ -104,24 +104,22 @@ test_stress_restart_resets() {
 	[ "$o" -eq "$since" ] || fail "workers count $o opens, the driver saw $since since the restart"
 }
 
-# pin_across_switch FROM TO: a pin taken by a lookup in mode FROM (held by sample0's slow
-# open) is dropped after a switch to mode TO, and dropped the way it was taken: the pins
+# pin_across_switch FROM TO: a pin taken by a lookup in mode FROM (held in sample0's open
+# by hold_lookup) is dropped after a switch to mode TO, and dropped the way it was taken: the pins
 # go to 0 and so does drvreg_sample's module refcount (a reference leaked or put twice
 # would show here, or as a refcount WARNING). While the pin is held, the module holds a
 # reference in locked and rcu mode and none in twostage.
 pin_across_switch() {
 	expect_write "$D/mode" "$1" OK || return
-	echo sample0 >"$D/lookup" &
-	pid=$!
+	hold_lookup sample0
 	wait_for "[ \"\$(cat $D/drivers/sample0/pins)\" = 1 ]" || fail "$1: sample0 never got pinned" || return
 	want=1
 	[ "$1" != twostage ] || want=0
 	held=$(refcnt drvreg_sample)
 	expect_write "$D/mode" "$2" OK || return
-	# (the open sleeps 3 s: the pin must still be held after the switch)
 	[ "$(cat "$D/drivers/sample0/pins")" = 1 ] ||
-		fail "the pin taken in $1 went before the switch to $2 (too slow a machine?)" || return
-	wait $pid || fail "the lookup taken in $1 failed after the switch to $2" || return
+		fail "the pin taken in $1 went before the switch to $2" || return
+	release_lookup || fail "the lookup taken in $1 failed after the switch to $2" || return
 	[ "$held" = "$want" ] || fail "$1: drvreg_sample refcnt $held while pinned, expected $want" || return
 	[ "$(cat "$D/drivers/sample0/pins")" = 0 ] && [ "$(dstat pins)" = 0 ] ||
 		fail "a pin taken in $1 was not dropped after the switch to $2" || return
@@ -133,9 +131,7 @@ pin_across_switch() {
 # the other way round; afterwards the module unloads (no reference left).
 test_pins_across_mode_switches() {
 	rmmod drvreg_sample || fail "rmmod drvreg_sample" || return
-	# (3 s: the switch and its checks must fit in the open's sleep on a loaded KASAN guest;
-	# with 1 s they did not, once, with two lanes and a boot counter on 2 cores)
-	modprobe drvreg_sample delay_us=3000000 || fail "modprobe drvreg_sample delay_us=3000000" || return
+	modprobe drvreg_sample delay_us=$HOLD_US || fail "modprobe drvreg_sample delay_us=$HOLD_US" || return
 	for m in $(drvreg_safe_modes); do
 		[ "$m" != "$DRVREG_MODE" ] || continue
 		pin_across_switch "$DRVREG_MODE" "$m" || return

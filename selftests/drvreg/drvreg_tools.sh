@@ -21,6 +21,11 @@ if [ "$DRVREG_TOOLS" = kmod ]; then
 	modinfo() { "$DRVREG_KMOD_BIN/modinfo" "$@"; }
 	lsmod() { "$DRVREG_KMOD_BIN/lsmod" "$@"; }
 fi
+# The modprobe a test starts in the background and then signals: a command, not the
+# function above (a function in the background runs in a subshell, which the signal
+# would reach instead of the tool).
+MODPROBE=modprobe
+[ "$DRVREG_TOOLS" != kmod ] || MODPROBE=$DRVREG_KMOD_BIN/modprobe
 
 # drvreg_tools_check: prints why the tools are not the ones DRVREG_TOOLS names (nothing if
 # they are, or if DRVREG_TOOLS is empty).
