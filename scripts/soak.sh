@@ -33,8 +33,8 @@
 # The guests boot with rcupdate.rcu_expedited=1: every rmmod waits for grace periods (the
 # loader's, and the core's module-going notifier's), which take tens of milliseconds under
 # TCG otherwise.
-# --check: the short soak of make check (500 cycles x 4 threads, 20 core cycles, one shard,
-# no control run).
+# --check: the short soak of make check (150 cycles x 4 threads, 10 core cycles, one shard,
+# no control run: about 10 min on the debug lane with another lane beside it).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -52,7 +52,7 @@ slow=1
 [ -n "${KDIR:-}" ] || slow=$(drvreg_lane "$kernel" slow)
 dthreads=$((8 / slow))
 if [ -n "$check" ]; then
-	cycles=${SOAK_CYCLES:-500} threads=${SOAK_THREADS:-4} core=${SOAK_CORE:-20} shard=${SOAK_SHARD:-500}
+	cycles=${SOAK_CYCLES:-150} threads=${SOAK_THREADS:-4} core=${SOAK_CORE:-10} shard=${SOAK_SHARD:-150}
 else
 	cycles=${SOAK_CYCLES:-10000} threads=${SOAK_THREADS:-$dthreads} core=${SOAK_CORE:-200} shard=${SOAK_SHARD:-1000}
 fi
