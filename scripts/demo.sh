@@ -246,12 +246,16 @@ run racy "$(racy_cmd)" "^(drvreg: |demo: mode)|storm: (start|done)|storm: .*cycl
 safe_rc=0
 run safe "$(safe_cmd)" "^(drvreg: |demo: mode|demo: misc)|storm: (start|done)|storm: .*cycle=[0-9]*00 |BUG:|Oops:|RIP:|WARNING:|demo: .*would not" 0 ||
 	safe_rc=$?
-# The two rows that may free a module under running code: a boot each, judged from its log
-# (vm.sh's own verdict is not the row's: a fault is what 7.2 should show).
+# The two rows that may free a module under running code: a boot each, side by side (their
+# guests idle but for a few commands), judged from its log (vm.sh's own verdict is not the
+# row's: a fault is what 7.2 should show).
+mpids=()
 for r in $misc_rows; do
 	[ "$r" != misc-owner ] || continue
-	run "$r" "$(misc_cmd "$r")" "^(drvreg: (INFRA|console)|demo: misc)|BUG:|Oops:|RIP:" 0 || true
+	run "$r" "$(misc_cmd "$r")" "^(drvreg: (INFRA|console)|demo: misc)|BUG:|Oops:|RIP:" 0 &
+	mpids+=($!)
 done
+for p in "${mpids[@]}"; do wait "$p" || true; done
 
 rlog="$outdir/racy-$kernel.log" slog="$outdir/safe-$kernel.log"
 
