@@ -49,7 +49,12 @@ void drvreg_pcpu_add_local(atomic_long_t __percpu *p, long v)
 /*
  * The sum over all possible CPUs. The full barrier first orders the caller's earlier
  * store (an unregister's "dying" flag) before every read: the store-buffering pattern
- * against a pinner's increment-then-check (rust/sys/percpu.rs, PerCpuPins).
+ * against a pinner's increment-then-check (rust/sys/percpu.rs, PerCpuPins). The full
+ * barrier after orders every read before what the caller does once the sum is 0
+ * (tearing the driver down): an unpinner's last accesses to the driver come before its
+ * decrement, which the reads saw. SRCU's srcu_readers_active_idx_check() ends with
+ * smp_mb() for the same reason; without it only the driver lock, which the caller
+ * happens to drop and retake before the teardown, would order the two.
  */
 long drvreg_pcpu_sum(atomic_long_t __percpu *p)
 {
@@ -59,6 +64,7 @@ long drvreg_pcpu_sum(atomic_long_t __percpu *p)
 	smp_mb();
 	for_each_possible_cpu(cpu)
 		sum += atomic_long_read(per_cpu_ptr(p, cpu));
+	smp_mb();
 	return sum;
 }
 
