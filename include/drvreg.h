@@ -5,10 +5,13 @@
  * A driver module describes each driver with a struct drvreg_driver that lives in the
  * module's own memory (typically a static) and registers it from its init function. The
  * core records the registering module as the driver's owner. Anyone who wants to call
- * into a driver looks it up by name: the core scans its list and takes a reference on
- * the owner module (try_module_get) under the global driver lock, the same lock that
- * drvreg_unregister() takes. The driver's callbacks are only ever called through such a
- * pin, and the core drops the module reference after the callback has returned.
+ * into a driver looks it up by name and gets a pin. In locked mode (the default) the core
+ * scans its list and takes a reference on the owner module (try_module_get) under the
+ * global driver lock, the same lock that drvreg_unregister() takes; in rcu mode it takes
+ * the reference without the lock; in twostage mode it takes none, and the owner's
+ * drvreg_unregister() waits for the pin instead. The driver's callbacks are only ever
+ * called through a pin, and the core drops it (and any module reference) after the
+ * callback has returned.
  *
  * Rules for drivers:
  *  - register with drvreg_register() (it passes THIS_MODULE as the owner) and unregister
@@ -66,8 +69,10 @@ struct drvreg_driver {
 };
 
 /**
- * struct drvreg_pin - a pinned driver (opaque): holds a reference on the driver's owner
- * module and keeps the driver registered until drvreg_put().
+ * struct drvreg_pin - a pinned driver (opaque): keeps the driver registered, and its
+ * owner module loaded, until drvreg_put(). In locked and rcu mode it holds a reference on
+ * the owner module (rmmod fails); in twostage mode it holds none (rmmod waits in the
+ * owner's drvreg_unregister()).
  */
 struct drvreg_pin {
 	void *__record;
@@ -107,13 +112,17 @@ int __drvreg_register(struct drvreg_driver *drv, struct module *owner);
  * (name taken, as driver_register() answers; or @drv already registered: its __core is
  * not NULL) or -ENOMEM. Never -EEXIST: modprobe takes -EEXIST from a module's init for
  * "already loaded".
+ * Context: process context; may sleep (allocates, takes the driver lock).
  */
 #define drvreg_register(drv) __drvreg_call_here(__drvreg_register(drv, THIS_MODULE))
 /*
  * drvreg_unregister - remove @drv. Waits until no pin on @drv is held, so when it
- * returns no callback of @drv is running and none will be called again. @drv must be
- * registered by the caller, or have a NULL __core (then it warns and does nothing).
+ * returns no callback of @drv is running and none will be called again. If another
+ * drvreg_unregister() of @drv is in progress (a work item's, say), waits until that one
+ * has finished too. @drv must be registered by the caller, or have a NULL __core (then it
+ * warns and does nothing).
  * Constant time to find the registration (through @drv->__core), O(log n) to unlink it.
+ * Context: process context; sleeps while it waits.
  */
 void drvreg_unregister(struct drvreg_driver *drv);
 
@@ -123,19 +132,29 @@ int __drvreg_get(const char *name, struct module *caller, struct drvreg_pin *pin
  * lookup mode (/sys/kernel/drvreg/mode). Returns 0, -ENOENT (no such driver, or it is
  * being unregistered), -ENODEV (its owner is not live: still in init, or unloading),
  * -EDEADLK (the caller owns the driver: a module cannot pin itself), -EINVAL (bad name,
- * NULL @pin), or in twostage mode -ENOMEM (a two-stage pin handed to C needs a small
- * allocation). In locked and rcu mode the pin holds a reference on the driver's module
- * (its rmmod fails while it is held); in twostage mode it does not, and the module's exit
- * waits for the pin instead.
+ * NULL @pin), -EBUSY (2^31 - 1 pins that hold a module reference are already held on the
+ * driver: the count never overflows), or in twostage mode -ENOMEM (a two-stage pin handed
+ * to C needs a small allocation). In locked and rcu mode the pin holds a reference on the
+ * driver's module (its rmmod fails while it is held); in twostage mode it does not, and
+ * the module's exit waits for the pin instead.
  *
  * Like drvreg_register(), it passes THIS_MODULE, so the self-pin check cannot be skipped:
  * the core also checks that the module passed to __drvreg_register()/__drvreg_get() is
  * the one whose code called it (-EINVAL otherwise, NULL included).
+ * Context: process context; may sleep (the driver lock in locked mode, and in every mode
+ * when the lookup races an unregister; debug kernels check it on every call).
  */
 #define drvreg_get(name, pin) __drvreg_call_here(__drvreg_get(name, THIS_MODULE, pin))
-/* drvreg_put - drop a pin taken by drvreg_get(). */
+/*
+ * drvreg_put - drop a pin taken by drvreg_get().
+ * Context: process context; may sleep (dropping the last pin of a driver that is being
+ * unregistered takes the driver lock; debug kernels check it on every call).
+ */
 void drvreg_put(struct drvreg_pin *pin);
-/* Call the pinned driver's open/release/show callbacks. */
+/*
+ * Call the pinned driver's open/release/show callbacks.
+ * Context: process context (the callbacks may sleep).
+ */
 int drvreg_pin_open(struct drvreg_pin *pin);
 void drvreg_pin_release(struct drvreg_pin *pin);
 int drvreg_pin_show(struct drvreg_pin *pin, char *buf, size_t size);

@@ -4,6 +4,7 @@
  * Rust wrappers in rust/sys/ document and enforce how each may be called.
  */
 #include <linux/cpumask.h>
+#include <linux/kernel.h>
 #include <linux/percpu.h>
 #include <linux/rcupdate.h>
 #include "helpers.h"
@@ -84,4 +85,13 @@ int drvreg_online_cpu(unsigned int n)
 bool drvreg_cpu_possible(unsigned int cpu)
 {
 	return cpu < nr_cpu_ids && cpu_possible(cpu);
+}
+
+/*
+ * might_sleep(): the debug kernels (CONFIG_DEBUG_ATOMIC_SLEEP) report a call from atomic
+ * context every time, not only when the call happens to sleep.
+ */
+void drvreg_might_sleep(void)
+{
+	might_sleep();
 }

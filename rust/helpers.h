@@ -23,4 +23,6 @@ unsigned int drvreg_online_cpus(void);
 int drvreg_online_cpu(unsigned int n);
 bool drvreg_cpu_possible(unsigned int cpu);
 
+void drvreg_might_sleep(void);
+
 #endif /* DRVREG_HELPERS_H */

@@ -38,7 +38,8 @@ use ffi::{
 };
 
 /// A driver's callbacks. The core calls them only through a pin, so the driver's module
-/// is referenced and the registration alive for the whole call.
+/// stays loaded and the registration alive for the whole call (by a module reference in
+/// locked and rcu mode; in twostage mode the module's unregister waits for the pin).
 pub trait Driver: Send + Sync + 'static {
     /// Starts using the driver.
     fn open(&self) -> Result {
@@ -189,7 +190,8 @@ impl<T: Driver> Registration<T> {
     /// Registers `data` as driver `name` of `module` (your `THIS_MODULE`) in `slot`.
     ///
     /// `EBUSY` if `slot` is in use, `EINVAL` for a bad name or if `module` is not the
-    /// calling module, `EBUSY` if the name is taken, `ENOMEM`. Lookups refuse the driver until `module`'s init has returned.
+    /// calling module, `EBUSY` if the name is taken, `ENOMEM`. Lookups refuse the driver
+    /// until `module`'s init has returned. Process context; may sleep.
     pub fn new(
         slot: &'static DriverSlot,
         name: &CStr,
@@ -248,7 +250,9 @@ impl<T: Driver> Drop for Registration<T> {
     }
 }
 
-/// A pinned driver of another module: holds the owner's module reference until dropped.
+/// A pinned driver of another module: keeps its owner module loaded until dropped (a
+/// module reference in locked and rcu mode; in twostage mode the owner's unregister waits
+/// for it). Dropping it may sleep: see [`Pinned`]'s `Drop`.
 ///
 /// # Invariants
 ///
@@ -267,7 +271,8 @@ impl Pinned {
     ///
     /// `ENOENT` if absent, `ENODEV` if its module is not live, `EDEADLK` if `module` owns
     /// it (a module cannot pin itself), `EINVAL` for a bad name or if `module` is not the
-    /// calling module, `ENOMEM` in twostage mode (see `drvreg_get` in `include/drvreg.h`).
+    /// calling module, `EBUSY` if 2^31 - 1 counted pins are held on it, `ENOMEM` in twostage
+    /// mode (see `drvreg_get` in `include/drvreg.h`). Process context; may sleep.
     pub fn get(name: &CStr, module: &'static ThisModule) -> Result<Self> {
         let mut raw = DrvregPin {
             record: core::ptr::null_mut(),
@@ -298,6 +303,8 @@ impl Pinned {
     }
 }
 
+/// Drops the pin: process context only, and it may sleep (dropping the last pin of a
+/// driver being unregistered takes the core's lock; debug kernels check every drop).
 impl Drop for Pinned {
     fn drop(&mut self) {
         // SAFETY: By the type invariants `raw` is a live pin, put exactly once here.

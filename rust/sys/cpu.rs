@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Online CPUs, for binding benchmark threads (6.12's kernel crate has no CPU binding).
+//! Online CPUs, for binding benchmark threads (6.12's kernel crate has no CPU binding),
+//! and the calling context's check, [`might_sleep`].
 
 extern "C" {
+    fn drvreg_might_sleep();
     fn drvreg_online_cpus() -> u32;
     fn drvreg_online_cpu(n: u32) -> i32;
     fn drvreg_cpu_possible(cpu: u32) -> bool;
@@ -24,4 +26,15 @@ pub fn nth_online(n: u32) -> Option<u32> {
 pub fn exists(cpu: u32) -> bool {
     // SAFETY: Reads the possible mask; callable in any context.
     unsafe { drvreg_cpu_possible(cpu) }
+}
+
+/// States that the caller may sleep: `might_sleep()`. A debug kernel
+/// (`CONFIG_DEBUG_ATOMIC_SLEEP`) reports a call from atomic context (a spinlock held, an
+/// RCU read-side section, interrupts off) every time, so a path that sleeps only now and
+/// then (dropping the last pin of a driver being unregistered) is caught on every call.
+#[inline]
+pub fn might_sleep() {
+    // SAFETY: Only checks (and on some kernels offers to reschedule); callable anywhere,
+    // reporting misuse rather than causing it.
+    unsafe { drvreg_might_sleep() }
 }
