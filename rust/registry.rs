@@ -42,6 +42,7 @@ use crate::api::abi::{self, DrvregDriver};
 use crate::api::compat::cstr_str;
 use crate::api::delay::{sleep_us, spin_us};
 pub use crate::name::Name;
+use crate::sys::cpu::might_sleep;
 use crate::sys::module_ref::{ModuleRef, ModuleState, ModuleView, Owner};
 use crate::sys::percpu::{PerCpuPins, PerCpuStat};
 use crate::sys::rcu::{GpState, Guard};
@@ -122,6 +123,10 @@ fn count(c: &PerCpuStat) -> u64 {
 
 /// Set in [`Record::state`] once unregistration has started: no new pin of any kind.
 const DYING: u32 = 1 << 31;
+/// Most pins [`Record::state`] counts: one below [`DYING`], so that counting a pin can
+/// never set it (2^31 pins would otherwise read as "dying", and the unregister that then
+/// found no live record would leave it linked forever).
+const PIN_MAX: u32 = DYING - 1;
 
 /// A registered driver as the core sees it.
 pub struct Record {
@@ -162,15 +167,19 @@ impl Record {
         self.state.load(Relaxed) & DYING != 0
     }
 
-    /// Counts a pin that holds a module reference, unless unregistration has started.
-    fn try_count(&self) -> bool {
+    /// Counts a pin that holds a module reference, unless unregistration has started
+    /// (`ENOENT`) or [`PIN_MAX`] such pins are held (`EBUSY`).
+    fn try_count(&self) -> Result {
         let mut s = self.state.load(Relaxed);
         loop {
             if s & DYING != 0 {
-                return false;
+                return Err(ENOENT);
+            }
+            if s == PIN_MAX {
+                return Err(EBUSY);
             }
             match self.state.compare_exchange_weak(s, s + 1, Acquire, Relaxed) {
-                Ok(_) => return true,
+                Ok(_) => return Ok(()),
                 Err(now) => s = now,
             }
         }
@@ -214,7 +223,7 @@ struct OwnerKey {
 /// What the driver lock guards.
 struct Inner {
     slots: RBTree<Name, Slot>,
-    /// One entry per linked slot that is not dying.
+    /// One entry per linked slot, dying or not.
     by_owner: RBTree<OwnerKey, ()>,
     /// The right to change the lockless index: only with the lock held.
     writer: Writer,
@@ -232,15 +241,20 @@ impl Inner {
         self.slots.get(name).filter(|s| !s.rec.dying())
     }
 
-    /// The name of a live slot owned by `owner`, if any: O(log n).
-    fn first_of(&mut self, owner: Owner) -> Option<Name> {
+    /// The name of a linked slot owned by `owner`, if any, and whether it is dying (being
+    /// unlinked by another caller): O(log n).
+    fn first_of(&mut self, owner: Owner) -> Option<(Name, bool)> {
         let key = OwnerKey {
             owner,
             name: Name::MIN,
         };
         let cursor = self.by_owner.cursor_lower_bound(&key)?;
         let (found, ()) = cursor.current();
-        (found.owner == owner).then_some(found.name)
+        if found.owner != owner {
+            return None;
+        }
+        let dying = self.slots.get(&found.name).is_some_and(|s| s.rec.dying());
+        Some((found.name, dying))
     }
 }
 
@@ -264,13 +278,14 @@ type InnerGuard<'a> = LockGuard<'a, Inner, MutexBackend>;
 ///   its `pcpu` counters the two-stage pins; [`DYING`] is set under `inner`'s lock.
 /// - A descriptor's `core` field is written only under `inner`'s lock: it points to the
 ///   record (the `Arc`'s contents) while the record is linked, and is null otherwise.
-/// - `by_owner` has one entry for each linked slot that is not dying.
+/// - `by_owner` has one entry for each linked slot, dying or not: a module is not gone from
+///   the registry until every unlink of its records has finished.
 #[pin_data]
 pub struct Registry {
     /// The global driver lock.
     #[pin]
     inner: Mutex<Inner>,
-    /// Signalled when a dying record's pins drop to zero.
+    /// Signalled when a dying record's pins drop to zero, and when an unlink ends.
     #[pin]
     unpinned: CondVar,
     /// The lockless name index (RCU and two-stage lookups). Its drop waits for the RCU
@@ -389,21 +404,30 @@ impl Registry {
         // Creating the directory under the lock keeps its name unique: no other registration
         // of the name can start until the record is linked.
         let dir = Dir::new(name.as_cstr(), Some(&self.drivers_dir))?;
-        let linked = dir
-            .add_group(self.driver_attrs)
-            .and_then(|()| self.index.insert(&mut inner.writer, index_node));
-        if let Err(e) = linked {
+        if let Err(e) = dir.add_group(self.driver_attrs) {
             // The directory is removed outside the lock: removal waits for its readers.
             drop(inner);
             drop(dir);
             return Err(e);
         }
+        // The descriptor's fields first, then the index: a lockless reader that finds the
+        // record (the index's release store, its acquire load) sees `owner` and `core` set.
         // SAFETY: The caller guarantees `entry` is valid; the core owns `owner` (see the ABI).
         unsafe { (*entry).owner = owner.as_ptr().cast() };
-        // INVARIANT: Linked below, under the lock: `core` points to the record. The record
-        // is in the index from above, and in the slots from below, under the same lock.
+        // INVARIANT: Linked below, under the lock: `core` points to the record, which goes
+        // into the index and the slots under the same lock (or `core` is cleared again).
         // SAFETY: The caller guarantees `entry` is valid; `core` is written under the lock.
         unsafe { (*entry).core = core::ptr::from_ref::<Record>(&rec).cast_mut().cast() };
+        if let Err(e) = self.index.insert(&mut inner.writer, index_node) {
+            // SAFETY: As above; nothing found the record, which is in no index.
+            unsafe {
+                (*entry).core = core::ptr::null_mut();
+                (*entry).owner = core::ptr::null_mut();
+            }
+            drop(inner);
+            drop(dir);
+            return Err(e);
+        }
         inner.slots.insert(slot_node.into_node(
             name,
             Slot {
@@ -421,14 +445,18 @@ impl Registry {
 
     /// Unregisters `entry`: no lookup finds it from now on, and when this returns no pin
     /// on it is held, so none of its callbacks runs or will run. `ENOENT` if it is not
-    /// registered (or already being unregistered).
+    /// registered. If another call is already unregistering it, waits until that call has
+    /// finished, then returns `Ok`: the promise holds for every caller (a second call that
+    /// returned at once let its module's exit free the descriptor, and then the module,
+    /// under a pin the first call was still waiting for).
     ///
     /// # Safety
     ///
     /// `entry` must point to a valid descriptor: one registered here, or one whose `core`
     /// field is null.
     pub unsafe fn unregister(&self, entry: *mut DrvregDriver) -> Result {
-        let inner = self.inner.lock();
+        might_sleep();
+        let mut inner = self.inner.lock();
         // SAFETY: The caller guarantees `entry` is valid; `core` is written under the lock.
         let rec = unsafe { (*entry).core }.cast::<Record>().cast_const();
         if rec.is_null() {
@@ -437,11 +465,25 @@ impl Registry {
         // SAFETY: By the type invariants a non-null `core` points to a linked record, which
         // its slot keeps alive while we hold the lock.
         let name = unsafe { (*rec).name };
-        match inner.find(&name) {
-            Some(slot) if core::ptr::eq(&*slot.rec, rec) => {}
+        let held = match inner.slots.get(&name) {
+            Some(slot) if core::ptr::eq(&*slot.rec, rec) => slot.rec.clone(),
             _ => return Err(ENOENT),
+        };
+        if !held.dying() {
+            drop(held);
+            self.unlink(inner, name);
+            return Ok(());
         }
-        self.unlink(inner, name);
+        // Another unregister (or the going module's purge) is unlinking it: wait until it
+        // has, i.e. until the slot no longer holds this record. `held` keeps the record
+        // allocated, so its address cannot be reused by a new registration meanwhile.
+        while inner
+            .slots
+            .get(&name)
+            .is_some_and(|s| Arc::ptr_eq(&s.rec, &held))
+        {
+            self.unpinned.wait(&mut inner);
+        }
         Ok(())
     }
 
@@ -456,9 +498,16 @@ impl Registry {
     pub fn purge(&self, module: ModuleView<'_>) {
         loop {
             let mut inner = self.inner.lock();
-            let Some(name) = inner.first_of(module.owner()) else {
+            let Some((name, dying)) = inner.first_of(module.owner()) else {
                 break;
             };
+            if dying {
+                // Being unlinked by an unregister that waits for pins: the module must
+                // not be freed before that ends (its descriptor and callbacks are still
+                // in use). The unlink signals `unpinned` when it is done.
+                self.unpinned.wait(&mut inner);
+                continue;
+            }
             pr_warn!(
                 "module {} is going with driver {} still registered: removing it\n",
                 cstr_str(module.name()),
@@ -484,11 +533,6 @@ impl Registry {
         // Stage one. SeqCst: a full barrier before `pinned` reads the per-CPU counters.
         rec.state.fetch_or(DYING, SeqCst);
         let node = self.index.remove(&mut inner.writer, name.hash(), &name);
-        // INVARIANT: `by_owner` lists only slots that are not dying.
-        inner.by_owner.remove(&OwnerKey {
-            owner: rec.owner,
-            name,
-        });
         // Stage two.
         while rec.pinned() {
             self.unpinned.wait(&mut inner);
@@ -507,7 +551,15 @@ impl Registry {
             inner.unregistered += 1;
             inner.drivers -= 1;
         }
+        // INVARIANT: The slot and its `by_owner` entry go together, under the lock.
+        inner.by_owner.remove(&OwnerKey {
+            owner: rec.owner,
+            name,
+        });
         inner.last_unlink = Some(GpState::now());
+        // A second unregister of this descriptor, or the owner's purge, may be waiting
+        // for this unlink to end.
+        self.unpinned.notify_all();
         drop(inner);
         drop(rec);
         // INVARIANT: The last reference to the record goes with its index node, freed after
@@ -541,8 +593,9 @@ impl Registry {
         }
         sleep_us(window_us);
         let module = slot.owner().try_get().ok_or(ENODEV)?;
-        // `DYING` is only set under the lock we hold: the count cannot be refused.
-        slot.rec.state.fetch_add(1, Relaxed);
+        // `DYING` is only set under the lock we hold: only a full count refuses the pin
+        // (then `module` is put on the way out).
+        slot.rec.try_count()?;
         // INVARIANT: `module` is a reference on the owner, and `state` counts this pin.
         Ok(DriverPin::new(self, &slot.rec, Hold::Module(module)))
     }
@@ -582,10 +635,8 @@ impl Registry {
         let guard = Guard::new();
         let (rec, owner) = self.find_rcu(&guard, name, caller, window_us)?;
         let module = owner.try_get().ok_or(ENODEV)?;
-        if !rec.try_count() {
-            // Unregistering: `module` is put on the way out.
-            return Err(ENOENT);
-        }
+        // Unregistering (or a full count): `module` is put on the way out.
+        rec.try_count()?;
         // INVARIANT: `module` is a reference on the owner, and `state` counts this pin.
         Ok(DriverPin::new(self, rec, Hold::Module(module)))
     }
@@ -600,6 +651,8 @@ impl Registry {
         caller: Option<Owner>,
         window_us: u32,
     ) -> Result<DriverPin<'_>> {
+        // A lookup that loses the race with an unregister takes the driver lock (`wake`).
+        might_sleep();
         let mut wake = false;
         let res = (|| {
             let guard = Guard::new();
@@ -677,8 +730,8 @@ impl Registry {
             .find(&name)
             .filter(|s| s.rec.owner == module.owner())
             .ok_or(ENOENT)?;
-        // `DYING` is only set under the lock we hold.
-        slot.rec.state.fetch_add(1, Relaxed);
+        // `DYING` is only set under the lock we hold: only a full count refuses the pin.
+        slot.rec.try_count()?;
         // INVARIANT: `module` is a reference on the owner, and `state` counts this pin.
         Ok(DriverPin::new(self, &slot.rec, Hold::Module(module)))
     }
@@ -694,7 +747,10 @@ impl Registry {
             pins.reserve(inner.drivers as usize, GFP_KERNEL)?;
             for s in inner.slots.values().filter(|s| !s.rec.dying()) {
                 if let Some(module) = s.owner().try_get() {
-                    s.rec.state.fetch_add(1, Relaxed);
+                    // A full count skips the driver (`module` is put).
+                    if s.rec.try_count().is_err() {
+                        continue;
+                    }
                     // INVARIANT: `module` is a reference on the owner, and `state` counts
                     // this pin. Dropping it here (if the push failed) cannot deadlock: an
                     // unpin takes the lock only for a dying record, and `DYING` is only set
@@ -917,6 +973,9 @@ type RawTwoStage = (NonNull<Record>, NonNull<AtomicIsize>);
 
 impl Drop for DriverPin<'_> {
     fn drop(&mut self) {
+        // Dropping the last pin of a dying record takes the driver lock (`wake`): rarely,
+        // so say it every time (process context only).
+        might_sleep();
         let rec = self.rec.as_ptr();
         let wake = match &self.hold {
             Hold::Module(_) => {

@@ -17,6 +17,13 @@
  * unregisters that driver at run time: the write returns when drvreg_unregister() does,
  * that is once no pin on the driver is held. A callback that runs after that is a core
  * bug: it is logged and counted in the read-only parameter late_calls.
+ *
+ * Writing an index to unregister_async (root only) unregisters that driver from a work
+ * item instead, and the write returns at once. The module's exit unregisters every live
+ * driver without waiting for that work item first, so a driver the work item is still
+ * unregistering is unregistered a second time, concurrently: the core must make the
+ * second drvreg_unregister() wait for the first (a second call that returned early would
+ * let the exit go on while a pin is held).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -28,6 +35,7 @@
 #include <linux/moduleparam.h>
 #include <linux/mutex.h>
 #include <linux/string.h>
+#include <linux/workqueue.h>
 #include <linux/sysfs.h>
 #include "../include/drvreg.h"
 
@@ -139,6 +147,8 @@ static void sample_unregister(unsigned int i)
 {
 	drvreg_unregister(&drivers[i]);
 	samples[i].live = false;
+	/* From here on no callback of driver i may run: the core guarantees it. */
+	WRITE_ONCE(samples[i].gone, true);
 }
 
 static void sample_unregister_all(void)
@@ -179,8 +189,6 @@ static int unregister_set(const char *val, const struct kernel_param *kp)
 		return -ENOENT;
 	}
 	sample_unregister(i);
-	/* From here on no callback of driver i may run: the core guarantees it. */
-	WRITE_ONCE(s->gone, true);
 	opens = atomic64_read(&s->opens);
 	releases = atomic64_read(&s->releases);
 	mutex_unlock(&sample_lock);
@@ -199,6 +207,62 @@ static const struct kernel_param_ops unregister_ops = {
 };
 module_param_cb(unregister, &unregister_ops, NULL, 0200);
 MODULE_PARM_DESC(unregister, "write N: unregister driver N now (waits for its pins)");
+
+/* The driver unregister_async unregisters from async_work (the work item reads it). */
+static unsigned int async_index;
+
+/*
+ * Unregisters driver async_index, as a driver's own work item would: without sample_lock,
+ * so an exit that runs meanwhile unregisters it once more; then marks it unregistered.
+ */
+static void sample_async_unregister(struct work_struct *work)
+{
+	unsigned int i = READ_ONCE(async_index);
+
+	drvreg_unregister(&drivers[i]);
+	mutex_lock(&sample_lock);
+	samples[i].live = false;
+	WRITE_ONCE(samples[i].gone, true);
+	mutex_unlock(&sample_lock);
+	pr_info("%s: unregistered from a work item\n", samples[i].name);
+}
+
+static DECLARE_WORK(async_work, sample_async_unregister);
+
+/*
+ * Writing N to unregister_async queues the work item that unregisters driver N and
+ * returns: EBUSY while the work item is pending or running, ENOENT for a driver that is
+ * not live, EINVAL for malformed input; root only, as the unregister parameter.
+ */
+static int unregister_async_set(const char *val, const struct kernel_param *kp)
+{
+	unsigned int i;
+	int ret = 0;
+
+	if (!capable(CAP_SYS_ADMIN))
+		return -EPERM;
+	if (kstrtouint(val, 10, &i))
+		return -EINVAL;
+	if (i >= MAX_DRIVERS)
+		return -ENOENT;
+	mutex_lock(&sample_lock);
+	if (!samples[i].live)
+		ret = -ENOENT;
+	else if (work_busy(&async_work))
+		ret = -EBUSY;
+	else {
+		WRITE_ONCE(async_index, i);
+		queue_work(system_unbound_wq, &async_work);
+	}
+	mutex_unlock(&sample_lock);
+	return ret;
+}
+
+static const struct kernel_param_ops unregister_async_ops = {
+	.set = unregister_async_set,
+};
+module_param_cb(unregister_async, &unregister_async_ops, NULL, 0200);
+MODULE_PARM_DESC(unregister_async, "write N: unregister driver N from a work item (returns at once)");
 
 static int late_calls_get(char *buffer, const struct kernel_param *kp)
 {
@@ -274,7 +338,13 @@ static int __init sample_init(void)
 
 static void __exit sample_exit(void)
 {
+	/*
+	 * A work item may be unregistering a driver still marked live: this unregisters it
+	 * a second time, which returns only once the first has finished. Then the work item,
+	 * whose code is this module's, is waited for.
+	 */
 	sample_unregister_all();
+	flush_work(&async_work);
 }
 
 module_init(sample_init);

@@ -30,6 +30,7 @@ allowed() {
 	*/lookup) echo "EINVAL ENOENT ENODEV" ;;
 	*/bench/run) echo "EINVAL ENOENT" ;;
 	*/drvreg_sample_c/parameters/unregister) echo "EINVAL ENOENT" ;;
+	*/drvreg_sample_c/parameters/unregister_async) echo "EINVAL ENOENT EBUSY" ;;
 	*/drvreg_sample_c/parameters/fail_open) echo EINVAL ;;
 	*) echo UNKNOWN ;;
 	esac
@@ -53,6 +54,8 @@ fuzz_write() {
 	got=$(attr_write_raw "$1" "$2")
 	writes=$((writes + 1))
 	if [ "$got" = OK ]; then
+		# (an unregister from a work item ends at the latest in the module's exit)
+		[ "${1##*/}" != unregister_async ] || rmmod drvreg_sample_c
 		restore
 		snap=$(snapshot)
 		return 0

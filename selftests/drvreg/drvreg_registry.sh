@@ -341,6 +341,43 @@ test_unregister_waits_for_pins() {
 	[ ! -e "$D/drivers/sample_c1" ] || fail "sample_c1 survived rmmod"
 }
 
+# A second drvreg_unregister() of a driver that is still being unregistered waits for the
+# first. The C sample's work item unregisters sample_c0 (unregister_async), waiting for
+# the client's pin; then rmmod runs the sample's exit, which unregisters sample_c0 again.
+# twostage: the pin holds no module reference, so rmmod runs the exit at once, and the
+# exit's call must wait until the work item's has finished (once the client unloads): a
+# call that returned early would let the exit go on, and the client's release would run
+# after it (logged as a late call). locked, rcu: rmmod is refused while the client pins.
+test_second_unregister_waits() {
+	P=/sys/module/drvreg_sample_c/parameters
+	rmmod drvreg_sample_c 2>/dev/null
+	modprobe drvreg_sample_c count=2 || fail "modprobe drvreg_sample_c count=2" || return
+	modprobe drvreg_client target=sample_c0 || fail "modprobe drvreg_client target=sample_c0" || return
+	late=$(dmesg_count "called after drvreg_unregister() returned")
+	works=$(dmesg_count "sample_c0: unregistered from a work item")
+	expect_write "$P/unregister_async" 0 OK || return
+	wait_for "[ \"\$(attr_write $D/lookup sample_c0)\" = ENOENT ]" ||
+		fail "sample_c0 is still found after the work item started unregistering it" || return
+	[ "$(attr_write "$P/unregister_async" 1)" = EBUSY ] ||
+		fail "unregister_async while the work item waits: not EBUSY" || return
+	if twostage; then
+		rmmod_waits_for_pin drvreg_sample_c sample_c0 "rmmod drvreg_client" || return
+	else
+		out=$(rmmod drvreg_sample_c 2>&1) &&
+			fail "rmmod drvreg_sample_c succeeded while the client pinned sample_c0" && return 1
+		rmmod drvreg_client || fail "rmmod drvreg_client" || return
+		wait_for "[ \$(dmesg_count 'sample_c0: unregistered from a work item') -gt $works ]" ||
+			fail "the work item's unregister did not return after the client unloaded" || return
+		rmmod drvreg_sample_c || fail "rmmod drvreg_sample_c after the client unloaded" || return
+	fi
+	[ "$(dmesg_count "sample_c0: unregistered from a work item")" -gt "$works" ] ||
+		fail "the work item's unregister never returned" || return
+	[ "$(dmesg_count "called after drvreg_unregister() returned")" = "$late" ] ||
+		fail "a callback of sample_c0 ran after the exit's drvreg_unregister() returned" || return
+	[ "$(dstat pins)" = 0 ] || fail "pins left: $(dstat pins)" || return
+	modprobe drvreg_sample_c || fail "reloading drvreg_sample_c"
+}
+
 # Registration scales: DRVREG_MANY (default 10 000) drivers of one module register, are
 # all visible and found, and all go at rmmod (the times are logged for information, not
 # checked). make check asks for 1 000 on KASAN's lane, where one registration costs about
@@ -376,7 +413,7 @@ drvreg_require_modules
 drvreg_check_mode
 drvreg_cleanup
 ktap_print_header
-ktap_set_plan 31
+ktap_set_plan 32
 run_test "load the core, set lookup mode $DRVREG_MODE" test_load_core
 run_test "modprobe of a driver module loads the core" test_modprobe_loads_core
 run_test "rmmod drvreg refused while a driver module is loaded" test_rmmod_core_refused
@@ -415,6 +452,7 @@ run_test "failed init leaves no trace" test_failed_init_leaves_no_trace
 run_test "drivers of a module still in init are refused" test_coming_driver_refused
 run_test "stats add up after refusals" test_stats_add_up
 run_test "run-time unregister waits for pins; no callback after it" test_unregister_waits_for_pins
+run_test "a second unregister waits for the first; no callback after it" test_second_unregister_waits
 run_test "${DRVREG_MANY:-10000} drivers register, are found and unregister" test_many_drivers
 modprobe drvreg_sample && modprobe drvreg_sample_c
 run_test "rust: status after reload" test_status_through_driver sample0
