@@ -32,10 +32,33 @@ void drvreg_pcpu_free(atomic_long_t __percpu *p)
 	free_percpu(p);
 }
 
-/* This CPU's counter (the task may migrate afterwards: callers use atomic operations). */
-atomic_long_t *drvreg_pcpu_this(atomic_long_t __percpu *p)
+/*
+ * A two-stage pin: increments this CPU's counter (the task may migrate afterwards: the
+ * unpin decrements the same counter atomically, from wherever it runs), then a full
+ * barrier, so the increment is ordered before the caller's read of the record's "dying"
+ * bit: the store-buffering pattern against the unregister's set-dying, smp_mb(), sum
+ * (selftests/litmus/twostage-pin.litmus).
+ */
+atomic_long_t *drvreg_pcpu_pin(atomic_long_t __percpu *p)
 {
-	return raw_cpu_ptr(p);
+	atomic_long_t *c = raw_cpu_ptr(p);
+
+	atomic_long_inc(c);
+	smp_mb__after_atomic();
+	return c;
+}
+
+/*
+ * Drops a two-stage pin on counter @c: a full barrier before the decrement orders the
+ * unpinner's accesses to the driver before it (the unregister tears the driver down
+ * once it sums 0: twostage-teardown.litmus); one after orders it before the caller's
+ * read of "dying", which decides whether to wake the unregister (twostage-wake.litmus).
+ */
+void drvreg_pcpu_unpin(atomic_long_t *c)
+{
+	smp_mb__before_atomic();
+	atomic_long_dec(c);
+	smp_mb__after_atomic();
 }
 
 /*
@@ -50,10 +73,11 @@ void drvreg_pcpu_add_local(atomic_long_t __percpu *p, long v)
 /*
  * The sum over all possible CPUs. The full barrier first orders the caller's earlier
  * store (an unregister's "dying" flag) before every read: the store-buffering pattern
- * against a pinner's increment-then-check (rust/sys/percpu.rs, PerCpuPins). The full
- * barrier after orders every read before what the caller does once the sum is 0
- * (tearing the driver down): an unpinner's last accesses to the driver come before its
- * decrement, which the reads saw. SRCU's srcu_readers_active_idx_check() ends with
+ * against a pinner's increment-then-check (selftests/litmus/twostage-pin.litmus) and an
+ * unpinner's decrement-then-check (twostage-wake.litmus). The full barrier after orders
+ * every read before what the caller does once the sum is 0 (tearing the driver down):
+ * an unpinner's last accesses to the driver come before its decrement, which the reads
+ * saw (twostage-teardown.litmus). SRCU's srcu_readers_active_idx_check() ends with
  * smp_mb() for the same reason; without it only the driver lock, which the caller
  * happens to drop and retake before the teardown, would order the two.
  */

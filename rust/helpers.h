@@ -15,7 +15,8 @@ void drvreg_rcu_read_unlock(void);
 
 atomic_long_t __percpu *drvreg_pcpu_alloc(void);
 void drvreg_pcpu_free(atomic_long_t __percpu *p);
-atomic_long_t *drvreg_pcpu_this(atomic_long_t __percpu *p);
+atomic_long_t *drvreg_pcpu_pin(atomic_long_t __percpu *p);
+void drvreg_pcpu_unpin(atomic_long_t *c);
 void drvreg_pcpu_add_local(atomic_long_t __percpu *p, long v);
 long drvreg_pcpu_sum(atomic_long_t __percpu *p);
 

@@ -44,14 +44,14 @@ use crate::api::delay::{sleep_us, spin_us};
 pub use crate::name::Name;
 use crate::sys::cpu::might_sleep;
 use crate::sys::module_ref::{ModuleRef, ModuleState, ModuleView, Owner};
-use crate::sys::percpu::{PerCpuPins, PerCpuStat};
+use crate::sys::percpu::{PerCpuPins, PerCpuStat, PinCounter};
 use crate::sys::rcu::{GpState, Guard};
 use crate::sys::rcu_hash::{RcuHash, Writer};
 use crate::sys::sysfs::{Dir, Group};
 use core::ptr::NonNull;
 use core::sync::atomic::{
-    AtomicIsize, AtomicU32, AtomicU64,
-    Ordering::{Acquire, Relaxed, Release, SeqCst},
+    AtomicU32, AtomicU64,
+    Ordering::{Acquire, Relaxed, Release},
 };
 use kernel::{
     new_condvar, new_mutex,
@@ -189,7 +189,10 @@ impl Record {
     fn pinned(&self) -> bool {
         // `pcpu.sum()` begins with a full barrier: the two-stage reader increments, then
         // checks `DYING`; we set `DYING`, then read the counters. One of the two sees the
-        // other's write (the store-buffering pattern).
+        // other's write (the store-buffering pattern: twostage-pin.litmus). The sum ends
+        // with one too, and the acquire load pairs with the counted pins' release
+        // decrement: what the unpinners did to the driver comes before the teardown that
+        // follows a false result (twostage-teardown.litmus, locked-teardown.litmus).
         self.state.load(Acquire) & !DYING != 0 || self.pcpu.sum() != 0
     }
 }
@@ -530,8 +533,10 @@ impl Registry {
         let Some(rec) = inner.find(&name).map(|s| s.rec.clone()) else {
             return;
         };
-        // Stage one. SeqCst: a full barrier before `pinned` reads the per-CPU counters.
-        rec.state.fetch_or(DYING, SeqCst);
+        // Stage one. The full barrier between this and the per-CPU counters' reads is the
+        // sum's own smp_mb() (`pinned`; twostage-pin.litmus); against the counted pins,
+        // which change the same word, the atomic RMW alone decides (rcu-cas.litmus).
+        rec.state.fetch_or(DYING, Relaxed);
         let node = self.index.remove(&mut inner.writer, name.hash(), &name);
         // Stage two.
         while rec.pinned() {
@@ -660,22 +665,18 @@ impl Registry {
             if owner.state() != ModuleState::Live {
                 return Err(ENODEV);
             }
-            let counter = rec.pcpu.local();
-            // Increment, then check: the store-buffering pattern against `unlink` (set
-            // DYING, then sum); SeqCst makes both sides full barriers.
-            counter.fetch_add(1, SeqCst);
-            if rec.state.load(SeqCst) & DYING != 0 {
-                counter.fetch_sub(1, SeqCst);
+            // Increment, full barrier, then check: the store-buffering pattern against
+            // `unlink` (set DYING, full barrier, sum): selftests/litmus/twostage-pin.litmus.
+            let counter = rec.pcpu.pin();
+            if rec.state.load(Relaxed) & DYING != 0 {
+                // SAFETY: The counter `pin` just counted, of a record `guard` keeps.
+                unsafe { PerCpuPins::unpin(counter) };
                 // The unregister may have seen our count: it must look again.
                 wake = true;
                 return Err(ENOENT);
             }
             // INVARIANT: `counter` is the record's counter that counts this pin.
-            Ok(DriverPin::new(
-                self,
-                rec,
-                Hold::PerCpu(NonNull::from(counter)),
-            ))
+            Ok(DriverPin::new(self, rec, Hold::PerCpu(counter)))
         })();
         // Outside the read-side section: waking takes the lock.
         if wake {
@@ -791,7 +792,7 @@ enum Hold {
     /// A module reference on the owner; the count is in the record's `state`.
     Module(ModuleRef),
     /// The per-CPU counter of the record that counts this two-stage pin.
-    PerCpu(NonNull<AtomicIsize>),
+    PerCpu(PinCounter),
 }
 
 /// A pinned driver: the only way to call into a driver.
@@ -969,7 +970,7 @@ impl<'a> DriverPin<'a> {
 }
 
 /// A two-stage pin given up to the C ABI: the record and the counter that counts it.
-type RawTwoStage = (NonNull<Record>, NonNull<AtomicIsize>);
+type RawTwoStage = (NonNull<Record>, PinCounter);
 
 impl Drop for DriverPin<'_> {
     fn drop(&mut self) {
@@ -979,6 +980,10 @@ impl Drop for DriverPin<'_> {
         let rec = self.rec.as_ptr();
         let wake = match &self.hold {
             Hold::Module(_) => {
+                // Release: our calls into the driver come before an unregister that sees
+                // the count drop tears it down (locked-teardown.litmus). One RMW on the word
+                // that holds DYING: either we see DYING and wake, or the unregister's
+                // check sees the count without us (locked-wake.litmus).
                 // SAFETY: By the type invariants the record is allocated until this pin is
                 // uncounted, which this does; it is not touched afterwards.
                 let old = unsafe { (*rec).state.fetch_sub(1, Release) };
@@ -988,12 +993,15 @@ impl Drop for DriverPin<'_> {
                 // The record may be freed once the unregister saw the counters at zero, but
                 // only a grace period later: the read-side section covers the check below.
                 let _guard = Guard::new();
+                // Full barriers before the decrement (our calls into the driver come before
+                // its teardown: twostage-teardown.litmus) and after it (either we see DYING
+                // and wake the unregister, or it sees the decrement: twostage-wake.litmus).
                 // SAFETY: By the type invariants the counter belongs to the record, still
-                // allocated: we have not uncounted the pin yet.
-                unsafe { counter.as_ref() }.fetch_sub(1, SeqCst);
+                // allocated (we have not uncounted the pin yet), and counts this pin.
+                unsafe { PerCpuPins::unpin(*counter) };
                 // SAFETY: The record is freed no sooner than a grace period after the
                 // unregister saw the decrement above, and `_guard` began before it.
-                let state = unsafe { (*rec).state.load(SeqCst) };
+                let state = unsafe { (*rec).state.load(Relaxed) };
                 state & DYING != 0
             }
         };

@@ -13,13 +13,13 @@
 //!   never undercounts the pins still held (see `Registry`'s two-stage unregister).
 
 use core::ptr::NonNull;
-use core::sync::atomic::AtomicIsize;
 use kernel::{ffi::c_long, ffi::c_void, prelude::*};
 
 extern "C" {
     fn drvreg_pcpu_alloc() -> *mut c_void;
     fn drvreg_pcpu_free(p: *mut c_void);
-    fn drvreg_pcpu_this(p: *mut c_void) -> *mut c_void;
+    fn drvreg_pcpu_pin(p: *mut c_void) -> *mut c_void;
+    fn drvreg_pcpu_unpin(c: *mut c_void);
     fn drvreg_pcpu_add_local(p: *mut c_void, v: c_long);
     fn drvreg_pcpu_sum(p: *mut c_void) -> c_long;
 }
@@ -91,20 +91,47 @@ impl PerCpuStat {
 /// Pin counters: see the module documentation.
 pub struct PerCpuPins(Raw);
 
+/// The counter one two-stage pin incremented: what [`PerCpuPins::unpin`] decrements.
+///
+/// # Invariants
+///
+/// Points to one `atomic_long_t` of a [`PerCpuPins`] allocation, incremented by
+/// [`PerCpuPins::pin`] for one pin.
+#[derive(Clone, Copy)]
+pub struct PinCounter(NonNull<c_void>);
+
 impl PerCpuPins {
     /// Counters at zero.
     pub fn new() -> Result<Self> {
         Ok(Self(Raw::new()?))
     }
 
-    /// This CPU's counter (the task may migrate afterwards; the counter is atomic). A pin
-    /// increments it and its unpin decrements the same one.
+    /// Counts a pin on this CPU's counter (the task may migrate afterwards; the counter is
+    /// atomic) and returns that counter, for [`PerCpuPins::unpin`]. The increment is a
+    /// kernel atomic followed by `smp_mb__after_atomic()`: a full barrier in the LKMM's
+    /// terms, which the store-buffering argument against the unregister needs
+    /// (`selftests/litmus/twostage-pin.litmus`).
     #[inline]
-    pub fn local(&self) -> &AtomicIsize {
-        // An `atomic_long_t` is one `long`: the size and alignment of `AtomicIsize`.
+    pub fn pin(&self) -> PinCounter {
         // SAFETY: The allocation is live (`Raw`'s invariants) while `self` is borrowed; the
-        // helper returns this CPU's element of it, never null, only accessed atomically.
-        unsafe { &*drvreg_pcpu_this(self.0.ptr.as_ptr()).cast::<AtomicIsize>() }
+        // helper increments this CPU's element of it and returns it.
+        let c = unsafe { drvreg_pcpu_pin(self.0.ptr.as_ptr()) };
+        // INVARIANT: The counter the helper just incremented for this pin.
+        // SAFETY: An element of a live per-CPU allocation (`raw_cpu_ptr`) is never null.
+        PinCounter(unsafe { NonNull::new_unchecked(c) })
+    }
+
+    /// Uncounts the pin that [`PerCpuPins::pin`] counted on `counter`, with full barriers
+    /// before and after the decrement (`twostage-teardown.litmus`, `twostage-wake.litmus`).
+    ///
+    /// # Safety
+    ///
+    /// `counter` must come from [`PerCpuPins::pin`] on counters that are still allocated,
+    /// and be uncounted only once.
+    #[inline]
+    pub unsafe fn unpin(counter: PinCounter) {
+        // SAFETY: The caller guarantees the counter is allocated and still counts the pin.
+        unsafe { drvreg_pcpu_unpin(counter.0.as_ptr()) };
     }
 
     /// The pins held now, summed over all CPUs, after a full barrier: see the module
