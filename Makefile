@@ -21,6 +21,8 @@
 #                          (scripts/soak.sh; SOAK_CYCLES, SOAK_THREADS, KERNEL=kcsan too)
 #   make docs              the ABI file and Documentation/*.rst through the kernel's
 #                          get_abi.pl and Sphinx -W, HTML in out/docs/html
+#   make litmus            the protocols' litmus tests under the kernel memory model
+#                          (herd7; selftests/litmus, scripts/litmus.sh), one METRIC line
 #   make numbers           rewrite the measured figures README.md and Documentation/
 #                          quote, from the logs of the last runs (scripts/doc-numbers.py)
 #
@@ -51,7 +53,7 @@ SCRIPTS := $(CURDIR)/scripts
 comma := ,
 
 # Bad input stops here with one line, before anything is built.
-ifneq ($(filter-out clean setup help docs numbers,$(or $(MAKECMDGOALS),modules)),)
+ifneq ($(filter-out clean setup help docs numbers litmus,$(or $(MAKECMDGOALS),modules)),)
 # The lanes: the first column of scripts/lanes.conf.
 LANES := $(shell awk '/^[^\#]/ && NF >= 8 { print $$1 }' $(SCRIPTS)/lanes.conf)
 ifneq ($(filter-out $(LANES),$(KERNEL)),)
@@ -75,7 +77,7 @@ endif
 KDIR_SH = . $(SCRIPTS)/lib.sh && kdir=$$(drvreg_kdir)
 
 .DEFAULT_GOAL := modules
-.PHONY: modules all clean setup kernel vm vm-shell boots check demo bench soak docs numbers help modules_install rust-analyzer
+.PHONY: modules all clean setup kernel vm vm-shell boots check demo bench soak docs litmus numbers help modules_install rust-analyzer
 
 all: modules
 
@@ -135,6 +137,9 @@ soak:
 
 docs:
 	@$(SCRIPTS)/docs-check.sh
+
+litmus:
+	@$(SCRIPTS)/litmus.sh
 
 numbers:
 	@python3 $(SCRIPTS)/doc-numbers.py

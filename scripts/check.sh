@@ -8,7 +8,8 @@
 # steps from its 'check' column, each a function below (step_<name>):
 #   lint        (once, on the first lane that has it) rustfmt --check over rust/ and
 #               samples/, the import graph of rust/ (scripts/imports.sh: no cycle), the
-#               docs render check (scripts/docs-check.sh: METRIC docs), the quick harness
+#               docs render check (scripts/docs-check.sh: METRIC docs), the litmus tests
+#               (scripts/litmus.sh: METRIC litmus), the quick harness
 #               self-test (scripts/harness/selftest.sh: exit status, a drvreg oops, an
 #               infrastructure crash retried), the bench scripts' and make numbers'
 #               self-tests
@@ -274,6 +275,13 @@ step_lint() {
 	metric "$kname" "$(grep -a '^# METRIC docs ' "$clog/docs.log" | tail -n 1)" docs
 	grep -qa '^# METRIC docs .* verdict=PASS' "$clog/docs.log" ||
 		grep -aE 'WARNING|ERROR|^Warning|abi-lint: warning|^failed:' "$clog/docs.log" | head -40 | sed 's/^/#   /'
+
+	# --- litmus tests: the protocols under the LKMM (scripts/litmus.sh) -----------------
+	note "[$kname] litmus tests (scripts/litmus.sh: herd7 in the sid chroot)..."
+	"$DRVREG_ROOT/scripts/litmus.sh" >"$clog/litmus.log" 2>&1
+	metric "$kname" "$(grep -a '^# METRIC litmus ' "$clog/litmus.log" | tail -n 1)" litmus
+	grep -qa '^# METRIC litmus .* verdict=PASS' "$clog/litmus.log" ||
+		grep -avE '^litmus: ok ' "$clog/litmus.log" | tail -20 | sed 's/^/#   /'
 
 	# --- harness self-test --------------------------------------------------------------
 	note "[$kname] harness self-test (quick)..."
