@@ -601,8 +601,9 @@ impl Registry {
         // `DYING` is only set under the lock we hold: only a full count refuses the pin
         // (then `module` is put on the way out).
         slot.rec.try_count()?;
-        // INVARIANT: `module` is a reference on the owner, and `state` counts this pin.
-        Ok(DriverPin::new(self, &slot.rec, Hold::Module(module)))
+        // SAFETY: `module` is a reference on the record's owner, and `state` counts this
+        // pin (`try_count` above).
+        Ok(unsafe { DriverPin::new(self, &slot.rec, Hold::Module(module)) })
     }
 
     /// The lockless part every index lookup shares: finds `name` under `guard`, refuses a
@@ -637,13 +638,16 @@ impl Registry {
         caller: Option<Owner>,
         window_us: u32,
     ) -> Result<DriverPin<'_>> {
-        let guard = Guard::new();
+        // SAFETY: Nothing sleeps until `guard` drops: an index walk, a busy-wait, atomics
+        // and `try_module_get`.
+        let guard = unsafe { Guard::new() };
         let (rec, owner) = self.find_rcu(&guard, name, caller, window_us)?;
         let module = owner.try_get().ok_or(ENODEV)?;
         // Unregistering (or a full count): `module` is put on the way out.
         rec.try_count()?;
-        // INVARIANT: `module` is a reference on the owner, and `state` counts this pin.
-        Ok(DriverPin::new(self, rec, Hold::Module(module)))
+        // SAFETY: `module` is a reference on the record's owner, and `state` counts this
+        // pin (`try_count` above).
+        Ok(unsafe { DriverPin::new(self, rec, Hold::Module(module)) })
     }
 
     /// Looks `name` up and pins it, two-stage style: an RCU walk of the index, a `LIVE`
@@ -660,7 +664,9 @@ impl Registry {
         might_sleep();
         let mut wake = false;
         let res = (|| {
-            let guard = Guard::new();
+            // SAFETY: Nothing sleeps until `guard` drops: an index walk, a busy-wait and
+            // atomics (a failed pin wakes the unregister after the section).
+            let guard = unsafe { Guard::new() };
             let (rec, owner) = self.find_rcu(&guard, name, caller, window_us)?;
             if owner.state() != ModuleState::Live {
                 return Err(ENODEV);
@@ -675,8 +681,8 @@ impl Registry {
                 wake = true;
                 return Err(ENOENT);
             }
-            // INVARIANT: `counter` is the record's counter that counts this pin.
-            Ok(DriverPin::new(self, rec, Hold::PerCpu(counter)))
+            // SAFETY: `counter` is the record's counter that `pin` counted this pin on.
+            Ok(unsafe { DriverPin::new(self, rec, Hold::PerCpu(counter)) })
         })();
         // Outside the read-side section: waking takes the lock.
         if wake {
@@ -687,14 +693,17 @@ impl Registry {
 
     /// Benchmark floor: the index walk alone, no lock and no pin. Whether `name` is there.
     pub fn probe(&self, name: &Name) -> bool {
-        let guard = Guard::new();
+        // SAFETY: Nothing sleeps until `guard` drops: an index walk.
+        let guard = unsafe { Guard::new() };
         self.index.find(&guard, name.hash(), name).is_some()
     }
 
     /// Benchmark floor of any lookup that takes a module reference: the index walk plus
     /// `try_module_get` / `module_put` on the owner. Whether both succeeded.
     pub fn probe_modref(&self, name: &Name) -> bool {
-        let guard = Guard::new();
+        // SAFETY: Nothing sleeps until `guard` drops: an index walk, `try_module_get` and
+        // `module_put`.
+        let guard = unsafe { Guard::new() };
         self.find_rcu(&guard, name, None, 0)
             .is_ok_and(|(_, owner)| owner.try_get().is_some())
     }
@@ -733,8 +742,9 @@ impl Registry {
             .ok_or(ENOENT)?;
         // `DYING` is only set under the lock we hold: only a full count refuses the pin.
         slot.rec.try_count()?;
-        // INVARIANT: `module` is a reference on the owner, and `state` counts this pin.
-        Ok(DriverPin::new(self, &slot.rec, Hold::Module(module)))
+        // SAFETY: `module` is a reference on the record's owner, and `state` counts this
+        // pin (`try_count` above).
+        Ok(unsafe { DriverPin::new(self, &slot.rec, Hold::Module(module)) })
     }
 
     /// Pins every live driver under the lock, then calls `f` on each pin with the lock
@@ -752,14 +762,13 @@ impl Registry {
                     if s.rec.try_count().is_err() {
                         continue;
                     }
-                    // INVARIANT: `module` is a reference on the owner, and `state` counts
-                    // this pin. Dropping it here (if the push failed) cannot deadlock: an
-                    // unpin takes the lock only for a dying record, and `DYING` is only set
-                    // under the lock we hold.
-                    pins.push(
-                        DriverPin::new(self, &s.rec, Hold::Module(module)),
-                        GFP_KERNEL,
-                    )?;
+                    // SAFETY: `module` is a reference on the record's owner, and `state`
+                    // counts this pin (`try_count` above).
+                    let pin = unsafe { DriverPin::new(self, &s.rec, Hold::Module(module)) };
+                    // Dropping it here (if the push failed) cannot deadlock: an unpin takes
+                    // the lock only for a dying record, and `DYING` is only set under the
+                    // lock we hold.
+                    pins.push(pin, GFP_KERNEL)?;
                 }
             }
         }
@@ -808,6 +817,7 @@ enum Hold {
 /// `rec` points to a record that one of its pin counts counts for this pin (its `state`
 /// for [`Hold::Module`], with a reference on its owner; the counter in [`Hold::PerCpu`],
 /// one of the record's `pcpu` counters, otherwise), so it stays allocated until the drop.
+#[must_use = "dropping a pin unpins the driver at once"]
 pub struct DriverPin<'a> {
     reg: &'a Registry,
     rec: NonNull<Record>,
@@ -816,7 +826,13 @@ pub struct DriverPin<'a> {
 
 impl<'a> DriverPin<'a> {
     /// A pin on `rec`, whose count for this pin the caller has taken as `hold` says.
-    fn new(reg: &'a Registry, rec: &Record, hold: Hold) -> Self {
+    ///
+    /// # Safety
+    ///
+    /// `rec` must be a record of `reg` whose pin count counts this pin: its `state` for
+    /// [`Hold::Module`] (whose reference is on `rec`'s owner), the counter for
+    /// [`Hold::PerCpu`] (one of `rec`'s). The pin uncounts it when dropped.
+    unsafe fn new(reg: &'a Registry, rec: &Record, hold: Hold) -> Self {
         Self {
             reg,
             rec: NonNull::from(rec),
@@ -992,7 +1008,9 @@ impl Drop for DriverPin<'_> {
             Hold::PerCpu(counter) => {
                 // The record may be freed once the unregister saw the counters at zero, but
                 // only a grace period later: the read-side section covers the check below.
-                let _guard = Guard::new();
+                // SAFETY: Nothing sleeps until `_guard` drops: atomics and a load (the wake
+                // comes after the section).
+                let _guard = unsafe { Guard::new() };
                 // Full barriers before the decrement (our calls into the driver come before
                 // its teardown: twostage-teardown.litmus) and after it (either we see DYING
                 // and wake the unregister, or it sees the decrement: twostage-wake.litmus).

@@ -257,6 +257,7 @@ impl<T: Driver> Drop for Registration<T> {
 /// # Invariants
 ///
 /// `raw` holds a pin returned by `__drvreg_get`, not yet put.
+#[must_use = "dropping a pin unpins the driver at once"]
 pub struct Pinned {
     raw: DrvregPin,
 }

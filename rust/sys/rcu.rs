@@ -30,20 +30,22 @@ pub struct Guard {
 
 impl Guard {
     /// Enters a read-side critical section.
+    ///
+    /// # Safety
+    ///
+    /// Until the guard is dropped, the caller must not sleep, nor call anything that may
+    /// (`api::delay::sleep_us` or `yield_now`, a mutex, an allocation that may sleep): on
+    /// a kernel whose RCU is not preemptible that ends the section early, and what was
+    /// found under the guard could be freed while still borrowed from it. (Sleeping is
+    /// safe Rust, so the rule is this function's, not theirs.)
     #[inline]
-    pub fn new() -> Self {
+    pub unsafe fn new() -> Self {
         // SAFETY: Always callable; matched by the unlock in `drop`, on this task.
         unsafe { drvreg_rcu_read_lock() };
         // INVARIANT: Locked just above, on this task.
         Self {
             _not_send: PhantomData,
         }
-    }
-}
-
-impl Default for Guard {
-    fn default() -> Self {
-        Self::new()
     }
 }
 
