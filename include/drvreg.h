@@ -51,7 +51,8 @@ struct drvreg_ops {
 
 /**
  * struct drvreg_driver - a driver, owned by the module that registers it
- * @name:  unique name: 1 to DRVREG_NAME_MAX printable ASCII characters, no '/';
+ * @name:  unique name: 1 to DRVREG_NAME_MAX printable ASCII characters other than space
+ *         and '/', and not "." or "..";
  *         copied by the core at registration.
  * @ops:   the driver's callbacks.
  * @data:  the driver's private data, for its callbacks.

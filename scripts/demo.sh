@@ -16,7 +16,8 @@
 #              pinned (busy).
 #   rcu      - lockless RCU hash lookup, try_module_get on a live owner. Expected: as
 #              locked.
-#   twostage - Rusty Russell's 2003 design: RCU lookup and per-CPU pin counts, no module
+#   twostage - the two-stage unload Keith Owens proposed in July 2002, with per-CPU counts
+#              as Rusty Russell's module work made them: RCU lookup, per-CPU pins, no module
 #              reference per lookup; unregister stops new lookups, then waits for the pins
 #              in flight. Expected: no fault and lookups refused; rmmod is never refused
 #              (busy 0 by design): it waits for the pins instead.
