@@ -371,9 +371,15 @@ def goals(b):
         if value is None:
             out.append("bench: goal %s not measured in this run (needs %s)" % (name, needs))
             return
-        ok = value <= limit if op == "<=" else value >= limit
+        def meets(v):
+            return v <= limit if op == "<=" else v >= limit
+        ok = meets(value)
+        shown = fmt(value)
+        # Rounding must not hide why: 1.5025 against <=1.5 is shown as 1.5025, not 1.50.
+        if meets(float(shown)) != ok:
+            shown = "%.4f" % value
         out.append("# METRIC bench_goal name=%s value=%s goal=%s%s verdict=%s"
-                   % (name, fmt(value), op, "%g" % limit, "PASS" if ok else "FAIL"))
+                   % (name, shown, op, "%g" % limit, "PASS" if ok else "FAIL"))
 
     def ratio(a, b_):
         return a / b_ if a is not None and b_ else None

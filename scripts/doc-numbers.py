@@ -176,6 +176,8 @@ def bench(rst):
     if text is None:
         return None, 'out/bench/report.txt is missing (run make bench)'
     lines = text.strip('\n').split('\n')
+    if '--short' in lines[0]:
+        return None, 'out/bench/report.txt is a --short run (a correctness run, not a timing): kept'
     # The ns-per-lookup table (up to the first blank line after it), then the registration
     # times, the validity line and the goals; not the ratio table, the per-cell lines
     # ('bench mode=...', for scripts) or the file names.
