@@ -7,7 +7,8 @@
 #   scripts/setup.sh [full|vm|docs]
 #
 # vm: what booting a guest on Debian's own kernel needs (the deb: lanes: QEMU, busybox,
-#     debootstrap for the sid chroot that has the compilers): no Rust toolchain, no
+#     debootstrap for the sid chroot that has the compilers, gcc and libc6-dev for the
+#     kselftests' static helper drvreg_finit): no Rust toolchain, no
 #     cargo, no bindgen, no kernel source. 'make demo' on Debian's kernel uses only this.
 # docs: what the docs check (scripts/docs-check.sh) needs: Sphinx, and perl and the 6.12
 #     kernel source for the kernel's own ABI tool (scripts/get_abi.pl).
@@ -17,7 +18,7 @@ set -euo pipefail
 
 profile=${1:-full}
 VM_PKGS="make python3 kmod rsync util-linux coreutils cpio xz-utils gzip file binutils
-busybox-static bash-static qemu-system-x86 debootstrap"
+busybox-static bash-static qemu-system-x86 debootstrap gcc libc6-dev"
 # The 6.12 lanes (base, debug) build with bookworm's clang 14; the latest lane (7.x)
 # needs clang/lld/llvm-19 and libclang 19 for bindgen. gnuplot-nox draws make bench's
 # plots (SVG; the build without X11 terminals).

@@ -39,6 +39,8 @@ install: all
 		if [ ! -e "$$f" ]; then echo "selftests/$(SUITE): '$$f' does not exist" >&2; exit 1; fi; \
 		cp -pR -- "$$f" "$(INSTALL_PATH)/$(SUITE)/" || exit 1; \
 	done
+	@if [ -n "$(TEST_GEN_FILES)" ] && ! command -v $(GEN_CC) >/dev/null; then \
+		echo "selftests/$(SUITE): no C compiler (gcc or clang) to build $(TEST_GEN_FILES): install gcc and libc6-dev" >&2; exit 1; fi
 	@for g in $(TEST_GEN_FILES); do \
 		$(GEN_CC) -static -O2 -Wall -Werror -o "$(INSTALL_PATH)/$(SUITE)/$$g" "$$g.c" || exit 1; \
 	done
