@@ -143,8 +143,15 @@ def check(rst):
     if kv.get('kernels') != check_lanes():
         return None, f'the last make check ran lanes {kv.get("kernels")} only, not {check_lanes()}'
     q = '``' if rst else '`'
+    # Each lane's wall time, from its tallies ('passed failed skipped seconds').
+    walls = []
+    for lane in kv['kernels'].split():
+        c = (read(os.path.join(OUT, 'check', f'{lane}.counts')) or '').split()
+        if len(c) == 4:
+            walls.append(f'{lane} {mins(c[3])}')
+    per_lane = f'; per lane, two at a time: {", ".join(walls)}' if walls else ''
     line = (f'Last measured ``make check`` here (lanes {kv["kernels"]}, kernels cached): '
-            f'{mins(kv["seconds"])}, {q}{kv["totals"]}{q}.')
+            f'{mins(kv["seconds"])}, {q}{kv["totals"]}{q}{per_lane}.')
     if not rst:
         line = line.replace('``', '`')
     return [line], f'check: {mins(kv["seconds"])}, {kv["totals"]}'
