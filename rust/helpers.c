@@ -113,7 +113,8 @@ bool drvreg_cpu_possible(unsigned int cpu)
 
 /*
  * might_sleep(): the debug kernels (CONFIG_DEBUG_ATOMIC_SLEEP) report a call from atomic
- * context every time, not only when the call happens to sleep.
+ * context every time, not only when the call happens to sleep. Called only on those
+ * kernels (rust/sys/cpu.rs).
  */
 void drvreg_might_sleep(void)
 {

@@ -4,6 +4,7 @@
 //! and the calling context's check, [`might_sleep`].
 
 extern "C" {
+    #[cfg(CONFIG_DEBUG_ATOMIC_SLEEP)]
     fn drvreg_might_sleep();
     fn drvreg_online_cpus() -> u32;
     fn drvreg_online_cpu(n: u32) -> i32;
@@ -32,9 +33,13 @@ pub fn exists(cpu: u32) -> bool {
 /// (`CONFIG_DEBUG_ATOMIC_SLEEP`) reports a call from atomic context (a spinlock held, an
 /// RCU read-side section, interrupts off) every time, so a path that sleeps only now and
 /// then (dropping the last pin of a driver being unregistered) is caught on every call.
+/// Elsewhere it compiles to nothing: it sits on the lookup and unpin paths, where an
+/// out-of-line call to a C helper that checks nothing would only cost.
 #[inline]
 pub fn might_sleep() {
-    // SAFETY: Only checks (and on some kernels offers to reschedule); callable anywhere,
-    // reporting misuse rather than causing it.
-    unsafe { drvreg_might_sleep() }
+    // SAFETY: Only checks; callable anywhere, reporting misuse rather than causing it.
+    #[cfg(CONFIG_DEBUG_ATOMIC_SLEEP)]
+    unsafe {
+        drvreg_might_sleep()
+    }
 }
