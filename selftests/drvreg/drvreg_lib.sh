@@ -134,18 +134,9 @@ attr_write() {
 	fi
 }
 
-# attr_write_raw FILE VALUE: as attr_write, without the newline, with echo -e escapes.
-attr_write_raw() {
-	if out=$( { echo -ne "$2" >"$1"; } 2>&1); then
-		echo OK
-	else
-		errno_of "$out"
-	fi
-}
-
-# raw_write FILE VALUE ERRFILE: as attr_write_raw, into $got, with no subshell (each fork
-# costs milliseconds under TCG, and the fuzz writes thousands of times); the shell's
-# message goes through ERRFILE.
+# raw_write FILE VALUE ERRFILE: writes VALUE without a newline, with echo -e escapes, and
+# sets $got to OK or the errno name, with no subshell (each fork costs milliseconds under
+# TCG, and the fuzz writes thousands of times); the shell's message goes through ERRFILE.
 raw_write() {
 	if { echo -ne "$2" >"$1"; } 2>"$3"; then
 		got=OK
@@ -154,6 +145,13 @@ raw_write() {
 	IFS= read -r out <"$3" || :
 	errno_name "$out"
 	got=$errno
+}
+
+# attr_write_raw FILE VALUE: raw_write's result, printed.
+attr_write_raw() {
+	raw_write "$1" "$2" "/tmp/drvreg-write.$$"
+	rm -f "/tmp/drvreg-write.$$"
+	echo "$got"
 }
 
 # expect_write FILE VALUE ERRNO: the write must end with ERRNO (or OK).
