@@ -68,3 +68,60 @@ fn fnv1a(bytes: &[u8]) -> u32 {
         (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
     })
 }
+
+/// KUnit (7.x kernels built with `CONFIG_KUNIT`): what a name may be, and its hash.
+#[cfg(drvreg_kernel_7)]
+#[kunit_tests(drvreg_name)]
+mod tests {
+    use super::{abi, Name};
+    use kernel::prelude::*;
+
+    #[test]
+    fn accepts_valid_names() -> Result {
+        let longest = [b'x'; abi::NAME_MAX];
+        for ok in [
+            &b"a"[..],
+            b"sample0",
+            b"drv-1_x.y",
+            b"...",
+            b"~!@#$%^&*()",
+            &longest,
+        ] {
+            let name = Name::new(ok)?;
+            assert!(name.as_bytes() == ok);
+            assert!(name.as_cstr().to_bytes() == ok);
+            assert!(Name::MIN < name);
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn rejects_invalid_names() {
+        let too_long = [b'x'; abi::NAME_MAX + 1];
+        for bad in [
+            &b""[..],
+            &too_long,
+            b".",
+            b"..",
+            b"a/b",
+            b"/",
+            b"a b",
+            b"a\n",
+            b"a\0b",
+            b"\x7f",
+            b"caf\xc3\xa9",
+        ] {
+            assert!(Name::new(bad).err() == Some(EINVAL));
+        }
+    }
+
+    #[test]
+    fn hash_is_fnv1a() -> Result {
+        // The FNV-1a 32-bit test vectors of the algorithm's reference.
+        assert_eq!(Name::new(b"a")?.hash(), 0xe40c_292c);
+        assert_eq!(Name::new(b"foobar")?.hash(), 0xbf9c_f968);
+        assert!(Name::new(b"sample0")? == Name::new(b"sample0")?);
+        assert!(Name::new(b"sample0")?.hash() != Name::new(b"sample1")?.hash());
+        Ok(())
+    }
+}

@@ -128,6 +128,25 @@ const DYING: u32 = 1 << 31;
 /// found no live record would leave it linked forever).
 const PIN_MAX: u32 = DYING - 1;
 
+/// Counts one pin in a [`Record::state`] word: `ENOENT` once [`DYING`] is set, `EBUSY` at
+/// [`PIN_MAX`] pins (the word is then left as it is: a count never reaches [`DYING`]).
+/// Acquire on success: what the unregister did before it could have set [`DYING`] is seen.
+fn count_pin(state: &AtomicU32) -> Result {
+    let mut s = state.load(Relaxed);
+    loop {
+        if s & DYING != 0 {
+            return Err(ENOENT);
+        }
+        if s == PIN_MAX {
+            return Err(EBUSY);
+        }
+        match state.compare_exchange_weak(s, s + 1, Acquire, Relaxed) {
+            Ok(_) => return Ok(()),
+            Err(now) => s = now,
+        }
+    }
+}
+
 /// A registered driver as the core sees it.
 pub struct Record {
     name: Name,
@@ -170,19 +189,7 @@ impl Record {
     /// Counts a pin that holds a module reference, unless unregistration has started
     /// (`ENOENT`) or [`PIN_MAX`] such pins are held (`EBUSY`).
     fn try_count(&self) -> Result {
-        let mut s = self.state.load(Relaxed);
-        loop {
-            if s & DYING != 0 {
-                return Err(ENOENT);
-            }
-            if s == PIN_MAX {
-                return Err(EBUSY);
-            }
-            match self.state.compare_exchange_weak(s, s + 1, Acquire, Relaxed) {
-                Ok(_) => return Ok(()),
-                Err(now) => s = now,
-            }
-        }
+        count_pin(&self.state)
     }
 
     /// Whether any pin is held; called by the unregister after it set [`DYING`].
@@ -1027,5 +1034,43 @@ impl Drop for DriverPin<'_> {
             self.reg.wake();
         }
         // `hold` drops after this: the module reference is the last thing put.
+    }
+}
+
+/// KUnit (7.x kernels built with `CONFIG_KUNIT`): the pin count's saturation and its
+/// refusal once unregistration has started.
+#[cfg(drvreg_kernel_7)]
+#[kunit_tests(drvreg_pin_count)]
+mod tests {
+    use super::{count_pin, DYING, PIN_MAX};
+    use core::sync::atomic::{AtomicU32, Ordering::Relaxed};
+    use kernel::prelude::*;
+
+    #[test]
+    fn counts_from_zero() {
+        let s = AtomicU32::new(0);
+        assert!(count_pin(&s).is_ok());
+        assert!(count_pin(&s).is_ok());
+        assert_eq!(s.load(Relaxed), 2);
+    }
+
+    #[test]
+    fn saturates_below_dying() {
+        let s = AtomicU32::new(PIN_MAX - 1);
+        assert!(count_pin(&s).is_ok());
+        assert_eq!(s.load(Relaxed), PIN_MAX);
+        assert!(count_pin(&s) == Err(EBUSY));
+        assert!(count_pin(&s) == Err(EBUSY));
+        assert_eq!(s.load(Relaxed), PIN_MAX);
+        assert_eq!(s.load(Relaxed) & DYING, 0);
+    }
+
+    #[test]
+    fn refused_once_dying() {
+        for start in [DYING, DYING | 1, DYING | (PIN_MAX - 1), DYING | PIN_MAX] {
+            let s = AtomicU32::new(start);
+            assert!(count_pin(&s) == Err(ENOENT));
+            assert_eq!(s.load(Relaxed), start);
+        }
     }
 }

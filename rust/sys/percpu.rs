@@ -140,3 +140,41 @@ impl PerCpuPins {
         self.0.sum()
     }
 }
+
+/// KUnit (7.x kernels built with `CONFIG_KUNIT`): the sums of the per-CPU counters.
+#[cfg(drvreg_kernel_7)]
+#[kunit_tests(drvreg_percpu)]
+mod tests {
+    use super::{PerCpuPins, PerCpuStat};
+    use kernel::prelude::*;
+
+    #[test]
+    fn stat_sums_what_was_added() -> Result {
+        let s = PerCpuStat::new()?;
+        assert_eq!(s.sum(), 0);
+        s.add(5);
+        s.add(-2);
+        s.add(1000);
+        assert_eq!(s.sum(), 1003);
+        s.add(-1003);
+        assert_eq!(s.sum(), 0);
+        Ok(())
+    }
+
+    #[test]
+    fn pins_count_until_unpinned() -> Result {
+        let p = PerCpuPins::new()?;
+        let other = PerCpuPins::new()?;
+        let a = p.pin();
+        let b = p.pin();
+        assert_eq!(p.sum(), 2);
+        assert_eq!(other.sum(), 0);
+        // SAFETY: `a` came from `p.pin()` and `p` is still allocated; uncounted once.
+        unsafe { PerCpuPins::unpin(a) };
+        assert_eq!(p.sum(), 1);
+        // SAFETY: As above, for `b`.
+        unsafe { PerCpuPins::unpin(b) };
+        assert_eq!(p.sum(), 0);
+        Ok(())
+    }
+}

@@ -206,3 +206,83 @@ impl<K, V> Drop for RcuHash<K, V> {
         rcu::barrier();
     }
 }
+
+/// KUnit (7.x kernels built with `CONFIG_KUNIT`): chains, lookups and the writer token.
+#[cfg(drvreg_kernel_7)]
+#[kunit_tests(drvreg_rcu_hash)]
+mod tests {
+    use super::{Guard, RcuHash};
+    use kernel::{prelude::*, sync::Arc};
+
+    /// An index of 2 buckets holding keys 0..8 (hash = key: four per chain) and key 100
+    /// under hash 6 (a hash shared by two keys), each valued ten times its key.
+    fn filled() -> Result<(RcuHash<u32, u32>, super::Writer)> {
+        let (h, mut w) = RcuHash::new(1)?;
+        let mut add = |hash: u32, key: u32| -> Result {
+            h.insert(
+                &mut w,
+                RcuHash::reserve(hash, key, Arc::new(key * 10, GFP_KERNEL)?)?,
+            )
+        };
+        for k in 0..8 {
+            add(k, k)?;
+        }
+        add(6, 100)?;
+        Ok((h, w))
+    }
+
+    /// Whether `key` is found under `hash` with its value.
+    fn found(h: &RcuHash<u32, u32>, hash: u32, key: u32) -> bool {
+        // SAFETY: Nothing below sleeps before the guard drops: a lookup and a comparison.
+        let guard = unsafe { Guard::new() };
+        h.find(&guard, hash, &key).copied() == Some(key * 10)
+    }
+
+    /// Whether nothing is found under `hash` for `key`.
+    fn absent(h: &RcuHash<u32, u32>, hash: u32, key: u32) -> bool {
+        // SAFETY: As in `found`.
+        let guard = unsafe { Guard::new() };
+        h.find(&guard, hash, &key).is_none()
+    }
+
+    #[test]
+    fn finds_every_key_in_shared_chains() -> Result {
+        let (h, _w) = filled()?;
+        for k in 0..8 {
+            assert!(found(&h, k, k));
+        }
+        assert!(found(&h, 6, 100));
+        assert!(absent(&h, 8, 8));
+        // The right chain and key, the wrong hash; the right hash, a key not there.
+        assert!(absent(&h, 2, 100));
+        assert!(absent(&h, 6, 7));
+        Ok(())
+    }
+
+    #[test]
+    fn removes_from_the_middle_of_a_chain() -> Result {
+        let (h, mut w) = filled()?;
+        assert!(h.remove(&mut w, 4, &4).is_some());
+        assert!(h.remove(&mut w, 6, &6).is_some());
+        assert!(absent(&h, 4, 4));
+        assert!(absent(&h, 6, 6));
+        assert!(found(&h, 6, 100));
+        for k in [0, 1, 2, 3, 5, 7] {
+            assert!(found(&h, k, k));
+        }
+        assert!(h.remove(&mut w, 4, &4).is_none());
+        Ok(())
+    }
+
+    #[test]
+    fn refuses_another_index_writer() -> Result {
+        let (h, _w) = filled()?;
+        let (_other, mut foreign) = RcuHash::<u32, u32>::new(1)?;
+        let node = RcuHash::reserve(9, 9, Arc::new(90, GFP_KERNEL)?)?;
+        assert!(h.insert(&mut foreign, node) == Err(EINVAL));
+        assert!(absent(&h, 9, 9));
+        assert!(h.remove(&mut foreign, 0, &0).is_none());
+        assert!(found(&h, 0, 0));
+        Ok(())
+    }
+}

@@ -342,3 +342,49 @@ pub fn parse_u32(input: &[u8]) -> Result<u32> {
     }
     Ok(value)
 }
+
+/// KUnit (7.x kernels built with `CONFIG_KUNIT`): what a number written to an attribute may
+/// be.
+#[cfg(drvreg_kernel_7)]
+#[kunit_tests(drvreg_parse)]
+mod tests {
+    use super::{parse_u32, trim_input};
+    use kernel::prelude::*;
+
+    #[test]
+    fn parses_decimal_u32() {
+        assert!(parse_u32(b"0") == Ok(0));
+        assert!(parse_u32(b"42\n") == Ok(42));
+        assert!(parse_u32(b"007") == Ok(7));
+        assert!(parse_u32(b"4294967295") == Ok(u32::MAX));
+        assert!(parse_u32(b"4294967295\n") == Ok(u32::MAX));
+    }
+
+    #[test]
+    fn rejects_everything_else() {
+        for bad in [
+            &b""[..],
+            b"\n",
+            b"4294967296",
+            b"99999999999999999999",
+            b"-1",
+            b"+1",
+            b" 1",
+            b"1 ",
+            b"1\n\n",
+            b"0x10",
+            b"1e3",
+            b"1\0",
+        ] {
+            assert!(parse_u32(bad) == Err(EINVAL));
+        }
+    }
+
+    #[test]
+    fn trims_one_newline() {
+        assert!(trim_input(b"abc\n") == Ok(&b"abc"[..]));
+        assert!(trim_input(b"abc") == Ok(&b"abc"[..]));
+        assert!(trim_input(b"abc\n\n") == Ok(&b"abc\n"[..]));
+        assert!(trim_input(b"\n") == Err(EINVAL));
+    }
+}
