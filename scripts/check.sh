@@ -20,6 +20,8 @@
 #               column; all: every safe mode the core lists; kmod: locked with kmod's
 #               module tools, as a real host would run them)
 #   fuzz, failslab  the kselftests' METRIC lines (a missing line fails)
+#   kunit       the core's KUnit suites in a guest (the kselftest drvreg_kunit.sh alone:
+#               each case a result, and its METRIC line)
 #   own-driver  the own-driver guide's code built from the guide's text and loaded in a
 #               guest (scripts/own-driver-test.sh)
 #   soak        a short soak (scripts/soak.sh --check: its METRIC line)
@@ -171,9 +173,12 @@ mkdir -p "$clog"
 ksft_args=""
 [ -z "${CHECK_TEST_TIMEOUT:-}" ] || ksft_args="-o $CHECK_TEST_TIMEOUT"
 mode_tests="drvreg:drvreg_registry.sh drvreg:drvreg_stress.sh"
+# ksft_cmd MODES [PROGRAMS]: PROGRAMS (kselftest names, drvreg:<file>) instead of every
+# program in the first mode.
 ksft_cmd() {
-	local t which=""
+	local t which="" first=""
 	for t in $mode_tests; do which+=" -t $t"; done
+	for t in ${2:-}; do first+=" -t $t"; done
 	cat <<GUEST
 [ -x /kselftest/run_kselftest.sh ] || { echo 'no /kselftest in the guest'; exit 1; }
 modes=""
@@ -184,7 +189,7 @@ for m in $1; do
 	fi
 	modes="\$modes \$m"
 done
-which=""
+which="$first"
 for m in \$modes; do
 	env="DRVREG_MODE=\$m"
 	[ "\$m" != kmod ] || env="DRVREG_MODE=locked DRVREG_TOOLS=kmod"
@@ -316,9 +321,19 @@ step_lint() {
 }
 
 # The kselftests in the guest; sets $vlog (the console log) for the METRIC steps.
-step_ksft() {
-	local modes flags t0 vrc msg out m p f s fsum=0 ran env
-	modes=$(lane_modes "$kname")
+step_ksft() { ksft_guest "$(lane_modes "$kname")"; }
+# KUnit: the core's suites, read by the kselftest drvreg_kunit.sh (its METRIC line).
+step_kunit() {
+	ksft_guest locked drvreg:drvreg_kunit.sh
+	ksft_metric kunit
+}
+
+# ksft_guest MODES [PROGRAMS]: the kselftests in a guest, in MODES (PROGRAMS only, if
+# given, in the first mode: see ksft_cmd), their results counted.
+ksft_guest() {
+	local modes=$1 only=${2:-} flags t0 vrc msg out m p f s fsum=0 ran env what
+	what="modes: $modes"
+	[ -z "$only" ] || what="$only"
 	vlog="$DRVREG_OUT/logs/check-$kname-$(date +%Y%m%d-%H%M%S).log"
 	flags=""
 	[ -z "$built" ] || flags=$strict
@@ -332,12 +347,12 @@ step_ksft() {
 	[ -n "${KDIR:-}" ] || [ "$(drvreg_lane "$kname" slow)" -le 1 ] ||
 		env+=" DRVREG_MANY=1000"
 	DRVREG_STEP_FIGURE=ktap_figure DRVREG_KMAKE_FLAGS=$flags DRVREG_SETUP_DONE=full VM_ENV="$env" \
-		VM_LOG="$vlog" VM_EXPECT_SPLAT= VM_TIMEOUT=${CHECK_VM_TIMEOUT:-1800} CMD="$(ksft_cmd "$modes")" \
-		drvreg_step "[$kname] the kselftests in the guest (modes: $modes)" "$clog/$kname-vm.log" "$DRVREG_ROOT/scripts/vm.sh"
+		VM_LOG="$vlog" VM_EXPECT_SPLAT= VM_TIMEOUT=${CHECK_VM_TIMEOUT:-1800} CMD="$(ksft_cmd "$modes" "$only")" \
+		drvreg_step "[$kname] the kselftests in the guest ($what)" "$clog/$kname-vm.log" "$DRVREG_ROOT/scripts/vm.sh"
 	vrc=$?
 	grep -a '^drvreg: INFRA' "$clog/$kname-vm.log" | sed 's/^drvreg: /# /'
 	if [ "$vrc" = 0 ]; then
-		res ok "$kname" "guest: kselftests ran (modes: $modes), no kernel splat ($(($(date +%s) - t0)) s)"
+		res ok "$kname" "guest: kselftests ran ($what), no kernel splat ($(($(date +%s) - t0)) s)"
 	else
 		msg=$(grep -a '^drvreg: FAIL' "$clog/$kname-vm.log" | head -1)
 		res fail "$kname" "guest: ${msg#drvreg: FAIL: }"
@@ -348,7 +363,7 @@ step_ksft() {
 	# Count the innermost results of each mode the guest ran: a result line is a leaf unless
 	# results one level deeper came right before it (KTAP prints subtests before their parent).
 	ran=$(sed -n 's/\r$//; s/^DRVREG-MODE: //p' "$vlog")
-	[ -n "$ran" ] || res fail "$kname" "the guest ran the kselftests in no mode (modes: $modes)"
+	[ -n "$ran" ] || res fail "$kname" "the guest ran the kselftests in no mode ($what)"
 	for m in $ran; do
 		out=$(sed -n "s/\r\$//; s/^DRVREG-KTAP\[$m\]: //p" "$vlog" | awk -v k="$kname" -v m="[$m]" '
 		function strip(s) { while (s ~ /^#( |$)/) { s = substr(s, 3); d++ } return s }
