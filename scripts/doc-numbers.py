@@ -22,8 +22,9 @@ and NAME says where it comes from:
                 kernel-*.seconds (written by scripts/kernel.sh): how long each took here
   bench         out/bench/report.txt (written by make bench): the table, registration
                 times, validity and goals
-  soak:KERNEL   make check's short soak (out/check/KERNEL-soak.log, else out/fresh/ci.log):
-                its METRIC line and time
+  soak:KERNEL   the last soak of KERNEL (out/soak/last-KERNEL.txt, written by
+                scripts/soak.sh; else an older make check's short soak): its METRIC line,
+                command and time
   fresh:NAME    out/fresh/NAME.log (written by scripts/fresh.sh): the time a command took
                 on a fresh Debian bookworm, and how it ended
 
@@ -214,19 +215,27 @@ def fresh(name, rst):
 
 
 def soak(kernel, rst):
-    """make check's short soak: its own log, else the fresh-machine CI run's lines."""
-    text = read(os.path.join(OUT, 'check', f'{kernel}-soak.log'))
+    """The last soak of KERNEL: out/soak/last-KERNEL.txt (written by scripts/soak.sh), else
+    the short soak of an older make check (its log, or the fresh-machine CI run's lines)."""
+    text = read(os.path.join(OUT, 'soak', f'last-{kernel}.txt'))
     metric = re.findall(r'^# METRIC soak .*$', text or '', re.M)
-    secs = re.findall(r'shard\(s\), (\d+) s this time', text or '')
+    secs = re.findall(r'^seconds: (\d+)$', text or '', re.M)
+    cmd = re.findall(r'^command: (.*)$', text or '', re.M)
+    if not (metric and secs and cmd):
+        cmd = [f'KERNEL={kernel} scripts/soak.sh --check']
+        text = read(os.path.join(OUT, 'check', f'{kernel}-soak.log'))
+        metric = re.findall(r'^# METRIC soak .*$', text or '', re.M)
+        secs = re.findall(r'shard\(s\), (\d+) s this time', text or '')
     if not (metric and secs):
         text = read(os.path.join(OUT, 'fresh', 'ci.log')) or ''
         metric = ['# ' + m for m in re.findall(rf'^{kernel}: ok - (METRIC soak .*)$', text, re.M)]
         secs = re.findall(rf'done in (\d+) s: \[{kernel}\] short soak', text)
     if not (metric and secs):
-        return None, f'no short soak of {kernel} in out/check/{kernel}-soak.log or out/fresh/ci.log'
+        return None, (f'no soak of {kernel} in out/soak/last-{kernel}.txt, '
+                      f'out/check/{kernel}-soak.log or out/fresh/ci.log')
     q = '``' if rst else '`'
-    return literal([metric[-1]], rst) + ['', f'({q}make check{q}\'s short soak on the {kernel} kernel, '
-                                         f'{mins(secs[-1])}.)'], f'soak {kernel}: {mins(secs[-1])}'
+    return literal([metric[-1]], rst) + ['', f'({q}{cmd[-1]}{q}, {mins(secs[-1])}.)'], \
+        f'soak {kernel}: {mins(secs[-1])}'
 
 
 def generate(name, rst):

@@ -33,8 +33,9 @@
 # The guests boot with rcupdate.rcu_expedited=1: every rmmod waits for grace periods (the
 # loader's, and the core's module-going notifier's), which take tens of milliseconds under
 # TCG otherwise.
-# --check: the short soak of make check (150 cycles x 4 threads, 10 core cycles, one shard,
-# no control run: 937 s on the debug lane in CI's order, after the kselftests).
+# --check: the short soak (150 cycles x 4 threads, 10 core cycles, one shard, no control
+# run: 937 s on the debug lane), once part of make check, now too long for its budget.
+# Each run's METRIC line, command and time: out/soak/last-<kernel>.txt (make numbers).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -142,7 +143,14 @@ done
 [ "$leaks" = na ] || [ "$leaks" = 0 ] || verdict=FAIL
 [ "${sum[busy]:-0}" -gt 0 ] && [ "${sum[refused]:-0}" -gt 0 ] || verdict=FAIL
 say "soak on the $kernel kernel: $nshards shard(s), $(($(date +%s) - t0)) s this time; shard results in $run"
-echo "# METRIC soak kernel=$kernel cycles=${sum[cycles]:-0} threads=$threads loads=${sum[loads]:-0} unloads=${sum[unloads]:-0} busy=${sum[busy]:-0} refused=${sum[refused]:-0} errors=${sum[errors]:-0} splats=${sum[splats]:-0} pins_left=${sum[pins_left]:-0} workers_left=${sum[workers_left]:-0} modules_left=${sum[modules_left]:-0} leaks=$leaks verdict=$verdict"
+metric="# METRIC soak kernel=$kernel cycles=${sum[cycles]:-0} threads=$threads loads=${sum[loads]:-0} unloads=${sum[unloads]:-0} busy=${sum[busy]:-0} refused=${sum[refused]:-0} errors=${sum[errors]:-0} splats=${sum[splats]:-0} pins_left=${sum[pins_left]:-0} workers_left=${sum[workers_left]:-0} modules_left=${sum[modules_left]:-0} leaks=$leaks verdict=$verdict"
+echo "$metric"
+# The run, for make numbers (scripts/doc-numbers.py: soak:<kernel>).
+{
+	echo "command: KERNEL=$kernel scripts/soak.sh${check:+ --check}"
+	echo "seconds: $(($(date +%s) - t0))"
+	echo "$metric"
+} >"$DRVREG_OUT/soak/last-$kernel.txt"
 status=0
 [ "$verdict" = PASS ] || status=1
 
