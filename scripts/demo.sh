@@ -246,11 +246,9 @@ run racy "$(racy_cmd)" "^(drvreg: |demo: mode)|storm: (start|done)|storm: .*cycl
 	racy_rc=$?
 # vm.sh's status 2: no guest at all (bad input, a build or image failure): nothing to judge.
 [ "$racy_rc" != 2 ] || die "the racy run could not start a guest (see the lines above; the full output: KERNEL=$kernel make vm CMD=true)"
-safe_rc=0
-run safe "$(safe_cmd)" "^(drvreg: |demo: mode|demo: misc)|storm: (start|done)|storm: .*cycle=[0-9]*00 |BUG:|Oops:|RIP:|WARNING:|demo: .*would not" 0 ||
-	safe_rc=$?
-# The two rows that may free a module under running code: a boot each, side by side (their
-# guests idle but for a few commands), judged from its log (vm.sh's own verdict is not the
+# The two rows that may free a module under running code: a boot each, beside the safe
+# run (their guests idle but for a few commands, and their fault needs no race: only the
+# racy run wants the host to itself), judged from its log (vm.sh's own verdict is not the
 # row's: a fault is what 7.2 should show).
 mpids=()
 for r in $misc_rows; do
@@ -258,6 +256,9 @@ for r in $misc_rows; do
 	run "$r" "$(misc_cmd "$r")" "^(drvreg: (INFRA|console)|demo: misc)|BUG:|Oops:|RIP:" 0 &
 	mpids+=($!)
 done
+safe_rc=0
+run safe "$(safe_cmd)" "^(drvreg: |demo: mode|demo: misc)|storm: (start|done)|storm: .*cycle=[0-9]*00 |BUG:|Oops:|RIP:|WARNING:|demo: .*would not" 0 ||
+	safe_rc=$?
 for p in "${mpids[@]}"; do wait "$p" || true; done
 
 rlog="$outdir/racy-$kernel.log" slog="$outdir/safe-$kernel.log"
