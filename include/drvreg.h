@@ -16,7 +16,7 @@
  * Rules for drivers:
  *  - register with drvreg_register() (it passes THIS_MODULE as the owner) and unregister
  *    every registered driver before your module's exit function returns;
- *  - never take or drop references on your own module: the core does it;
+ *  - never take or drop references on your own module: the core pins on your behalf;
  *  - your drivers are not handed out before your init function has returned 0.
  */
 #ifndef _DRVREG_H
