@@ -99,16 +99,24 @@ make_chroot() {
 	local series=${krel%%-*}
 	series=${series%.*}
 	series=${series%%+*}
-	# The compilers from the base suite (trixie's rustc is the one its backported kernel
-	# was built with; trixie-backports has a newer one), the kernel's packages from SUITE.
-	# shellcheck disable=SC2086
-	drvreg_step "$SUITE chroot: installing $BASE's compilers (~1 min)" \
-		"$LOGS/$SUITE-install.log" run_in apt-get install -y --no-install-recommends $PKGS ||
-		die "installing packages in the $SUITE chroot failed"
+	# The kernel's packages from SUITE first (the headers bring the kernel's gcc), so that
+	# its source unpacks (for scripts/distro.sh: $SID/source/) while the compilers from
+	# the base suite install (trixie's rustc is the one its backported kernel was built
+	# with; trixie-backports has a newer one).
 	drvreg_step "$SUITE chroot: installing the $krel headers and source from $SUITE" \
 		"$LOGS/$SUITE-install-kernel.log" run_in apt-get install -y --no-install-recommends \
 		-t "$SUITE" "linux-headers-$krel" "linux-source-$series" ||
 		die "installing the kernel's packages in the $SUITE chroot failed"
+	mkdir -p "$SID/source.tmp"
+	tar -xf "$ROOT/usr/src/linux-source-$series.tar.xz" -C "$SID/source.tmp" \
+		>"$LOGS/$SUITE-extract.log" 2>&1 &
+	local xpid=$!
+	# shellcheck disable=SC2086
+	drvreg_step "$SUITE chroot: installing $BASE's compilers (~1 min; the kernel source unpacks meanwhile)" \
+		"$LOGS/$SUITE-install.log" run_in apt-get install -y --no-install-recommends $PKGS ||
+		die "installing packages in the $SUITE chroot failed"
+	wait "$xpid" || die "could not unpack linux-source-$series.tar.xz (log: $LOGS/$SUITE-extract.log)"
+	mv "$SID/source.tmp" "$SID/source"
 	# The C compiler the kernel was built with, by the name its .config gives.
 	local cc
 	cc=$(sed -n 's/^CONFIG_CC_VERSION_TEXT="\([^ ]*\) .*/\1/p' \

@@ -68,6 +68,14 @@ out=$CACHE/distro/$krel-$(sha256sum "$headers/.config" | cut -c1-12)
 
 drvreg_cached "$out" "the distro tree for Debian's $krel"
 
+# The chroot's setup unpacked its installed source (srcver) already (scripts/debian.sh:
+# $SID/source/<series>): take that tree.
+unpacked=$CACHE/debian/$suite/source/$series
+if [ ! -f "$src/Makefile" ] && [ -f "$unpacked/Makefile" ]; then
+	mkdir -p "$(dirname "$src")"
+	rm -rf "$src"
+	mv "$unpacked" "$src"
+fi
 if [ ! -f "$src/Makefile" ]; then
 	tmp=$(mktemp -d "$CACHE/distro/.extract.XXXXXX")
 	trap 'rm -rf "$tmp"' EXIT

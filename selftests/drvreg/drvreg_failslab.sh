@@ -42,13 +42,27 @@ aim() {
 	return 0
 }
 
-# The state that must not change: modules, driver directories, counters, workers.
+# The state that must not change, in $st: modules, driver directories, counters, workers.
+# Shell built-ins only: a fork costs tens of milliseconds in a KASAN guest under TCG, and
+# every injection takes the state twice.
 state() {
-	grep -o '^drvreg[a-z_]*' /proc/modules | sort | tr '\n' ' '
-	ls "$D/drivers" | tr '\n' ' '
-	grep -E '^(pins|drivers|registered|unregistered|purged) ' "$D/stats" | tr '\n' ' '
-	cat "$D/stress/running" "$D/stress/iterations"
-	cat /proc/[0-9]*/comm 2>/dev/null | grep -c '^drvreg/stress'
+	st="" st_workers=0
+	while read -r st_m _; do
+		case "$st_m" in drvreg*) st="$st $st_m" ;; esac
+	done </proc/modules
+	st="$st |"
+	for st_d in "$D"/drivers/*; do st="$st ${st_d##*/}"; done
+	st="$st |"
+	while read -r st_k st_v; do
+		case "$st_k" in pins | drivers | registered | unregistered | purged) st="$st $st_k=$st_v" ;; esac
+	done <"$D/stats"
+	read -r st_r <"$D/stress/running"
+	read -r st_i <"$D/stress/iterations"
+	for st_c in /proc/[0-9]*/comm; do
+		read -r st_n 2>/dev/null <"$st_c" || continue
+		case "$st_n" in drvreg/stress*) st_workers=$((st_workers + 1)) ;; esac
+	done
+	st="$st | running=$st_r iterations=$st_i workers=$st_workers"
 }
 
 # report PATH SITES ENOMEM DIRTY
@@ -66,7 +80,8 @@ inject_load() {
 	ko=$(find /lib/modules/"$(uname -r)" -name "$2.ko" | head -n 1)
 	n=1 enomem=0 dirty=0
 	while [ $n -lt "$MAX_SITES" ]; do
-		before=$(state)
+		state
+		before=$st
 		# fail-nth is per task: the shell sets it and execs the loader in the same task
 		# (drvreg_finit: one finit_module() call; busybox's insmod would retry a failed
 		# load with init_module()).
@@ -75,7 +90,8 @@ inject_load() {
 		*"Cannot allocate memory"* | *"Out of memory"*) enomem=$((enomem + 1)) ;;
 		*) dirty=$((dirty + 1)); msg "$1: failing allocation $n: insmod said: $out" ;;
 		esac
-		[ "$before" = "$(state)" ] || { dirty=$((dirty + 1)); msg "$1: failing allocation $n left: $(state)"; }
+		state
+		[ "$before" = "$st" ] || { dirty=$((dirty + 1)); msg "$1: failing allocation $n left: $st"; }
 		n=$((n + 1))
 	done
 	rmmod "$2"
@@ -88,7 +104,8 @@ inject_load() {
 inject_op() {
 	n=1 enomem=0 dirty=0
 	while [ $n -lt "$MAX_SITES" ]; do
-		before=$(state)
+		state
+		before=$st
 		echo $n >/proc/self/fail-nth
 		{ eval "$2"; } 2>/tmp/failslab.err
 		rc=$?
@@ -109,7 +126,8 @@ inject_op() {
 		*"allocate memory"*) enomem=$((enomem + 1)) ;;
 		*) dirty=$((dirty + 1)); msg "$1: failing allocation $n: $out" ;;
 		esac
-		[ "$before" = "$(state)" ] || { dirty=$((dirty + 1)); msg "$1: failing allocation $n left: $(state)"; }
+		state
+		[ "$before" = "$st" ] || { dirty=$((dirty + 1)); msg "$1: failing allocation $n left: $st"; }
 		n=$((n + 1))
 	done
 	[ -z "${3:-}" ] || eval "$3"
