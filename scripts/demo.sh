@@ -59,9 +59,16 @@ set -euo pipefail
 kernel=${DEMO_KERNEL:-${KERNEL:-}}
 if [ -z "$kernel" ]; then
 	say "the demo runs on Debian's own kernel when it can (sid chroot and Debian's headers: ~3 min the first time)"
-	drvreg_setup vm
 	kernel=debian-sid
 	src=$(drvreg_lane "$kernel" kernel)
+	# The lane's chroot (debootstrap and Debian's compilers, the longest part of a first
+	# run) is made while the host's packages install: debootstrap first. A failure here
+	# shows again in the check below, which then says why.
+	drvreg_setup chroot
+	"$DRVREG_ROOT/scripts/debian.sh" "${src#deb:}" root >/dev/null &
+	chroot_pid=$!
+	drvreg_setup vm
+	wait "$chroot_pid" || true
 	if ! why=$("$DRVREG_ROOT/scripts/distro.sh" "${src#deb:}" check); then
 		[ -n "$why" ] || why="$kernel lane unusable: its chroot or Debian's kernel tree could not be set up (see above)"
 		say "$why; falling back to the self-built base kernel"

@@ -68,7 +68,18 @@ kmake -s olddefconfig
 cmp -s "$headers/.config" "$build/.config" ||
 	say "note: olddefconfig changed Debian's .config ($(diff "$headers/.config" "$build/.config" | grep -c '^[<>]') lines)"
 say "regenerating the Rust metadata with $have (modules_prepare)"
-kmake -j"$(($(nproc) + 1))" modules_prepare
+# Without building objtool and resolve_btfids (with libbpf): the headers package has
+# Debian's own objtool, built from this source, which module builds run; resolve_btfids
+# only serves BTF for modules, which needs a vmlinux that this tree does not have. The two
+# options off on the command line only skip those tools (and objtool's pass over
+# modules_prepare's own objects, which no module uses); the .config, and the cfgs rustc
+# sees (include/generated/rustc_cfg), are Debian's. Measured on sid's 7.2: make took 148 s, now 111 s.
+kmake -j"$(($(nproc) + 1))" CONFIG_OBJTOOL= CONFIG_DEBUG_INFO_BTF= modules_prepare
+if grep -qx 'CONFIG_OBJTOOL=y' "$build/.config"; then
+	[ -x "$headers/tools/objtool/objtool" ] || die "no $headers/tools/objtool/objtool (linux-headers-$krel)"
+	mkdir -p "$build/tools/objtool"
+	cp -a "$headers/tools/objtool/." "$build/tools/objtool/"
+fi
 for f in rust/libkernel.rmeta rust/libmacros.so scripts/target.json scripts/module.lds; do
 	[ -e "$build/$f" ] || die "modules_prepare made no $f"
 done

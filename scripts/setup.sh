@@ -4,12 +4,14 @@
 # Install what drvreg needs on a Debian bookworm machine, idempotently.
 # Quick when everything is present: one dpkg query and one version check.
 #
-#   scripts/setup.sh [full|vm|docs]
+#   scripts/setup.sh [full|vm|docs|chroot]
 #
 # vm: what booting a guest on Debian's own kernel needs (the deb: lanes: QEMU, busybox,
 #     debootstrap for the sid chroot that has the compilers, gcc and libc6-dev for the
 #     kselftests' static helper drvreg_finit): no Rust toolchain, no
 #     cargo, no bindgen, no kernel source. 'make demo' on Debian's kernel uses only this.
+# chroot: debootstrap and xz-utils only, so that make demo can start Debian's chroot
+#     (scripts/debian.sh) while the rest of the vm profile installs.
 # docs: what the docs check (scripts/docs-check.sh) needs: Sphinx, and perl and the 6.12
 #     kernel source for the kernel's own ABI tool (scripts/get_abi.pl).
 # full (default): everything, for the lanes that build kernels (base, debug, latest),
@@ -28,11 +30,15 @@ clang-19 lld-19 llvm-19 libclang-19-dev libelf-dev flex bison bc libssl-dev gnup
 # errors, and the ABI files through linux-source-6.12's scripts/get_abi.pl (perl).
 DOCS_PKGS="perl python3-sphinx python3-docutils"
 FULL_PKGS="$FULL_PKGS $DOCS_PKGS"
+# chroot: what scripts/debian.sh needs to start a Debian chroot (make demo starts one while
+# the rest of the vm profile installs).
+CHROOT_PKGS="debootstrap xz-utils"
 case "$profile" in
+chroot) PKGS=$CHROOT_PKGS ;;
 vm) PKGS=$VM_PKGS ;;
 docs) PKGS="python3 xz-utils linux-source-6.12 $DOCS_PKGS" ;;
 full) PKGS="$VM_PKGS $FULL_PKGS" ;;
-*) echo "drvreg setup: unknown profile '$profile': expected full, vm or docs" >&2 && exit 2 ;;
+*) echo "drvreg setup: unknown profile '$profile': expected full, vm, docs or chroot" >&2 && exit 2 ;;
 esac
 
 # drvreg_step: progress every 30 s for the long steps.
