@@ -14,7 +14,7 @@
 #
 # SUITE: sid, or <release>-backports (e.g. trixie-backports: a trixie chroot whose kernel
 # packages come from trixie-backports, and everything else, the compilers included, from
-# trixie itself, as a Debian 13 user gets them). The chroot is made once with mmdebstrap
+# trixie itself, as a Debian 13 user gets them). The chroot is made once with debootstrap
 # (--variant=minbase) from the Debian mirror, then the packages below are installed for
 # the newest linux-image-*-amd64 of the suite. It is rebuilt only when missing or
 # incomplete, or with DRVREG_SID_REFRESH=1 (suites move: a refresh picks up a newer
@@ -76,17 +76,14 @@ newest_krel() {
 }
 
 make_chroot() {
-	command -v mmdebstrap >/dev/null || die "mmdebstrap is missing (run 'make setup')"
+	command -v debootstrap >/dev/null || die "debootstrap is missing (run 'make setup')"
 	rm -rf "$SID"
 	mkdir -p "$SID" "$LOGS"
 	trap 'say "setting up the $SUITE chroot failed or was interrupted; removing $SID"; rm -rf "$SID"' EXIT
-	# mmdebstrap, not debootstrap: apt downloads in parallel (sid's minbase: 22 s, against
-	# debootstrap's 35-39 s, measured here).
-	drvreg_step "$SUITE chroot: mmdebstrap --variant=minbase $BASE from $MIRROR (~20-40 s)" \
-		"$LOGS/$SUITE-mmdebstrap.log" \
-		mmdebstrap --variant=minbase --include=apt-utils \
-		--aptopt='Acquire::Check-Valid-Until "false"' "$BASE" "$ROOT" "$MIRROR" ||
-		die "mmdebstrap of $BASE failed (log: $LOGS/$SUITE-mmdebstrap.log)"
+	drvreg_step "$SUITE chroot: debootstrap --variant=minbase $BASE from $MIRROR (~1-2 min)" \
+		"$LOGS/$SUITE-debootstrap.log" \
+		debootstrap --variant=minbase --include=apt-utils "$BASE" "$ROOT" "$MIRROR" ||
+		die "debootstrap of $BASE failed (log: $LOGS/$SUITE-debootstrap.log)"
 	echo "deb $MIRROR $BASE main" >"$ROOT/etc/apt/sources.list"
 	[ "$SUITE" = "$BASE" ] || echo "deb $MIRROR $SUITE main" >>"$ROOT/etc/apt/sources.list"
 	# A mirror may serve a sid whose Release file is past its Valid-Until date.

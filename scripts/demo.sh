@@ -61,8 +61,8 @@ if [ -z "$kernel" ]; then
 	say "the demo runs on Debian's own kernel when it can (sid chroot and Debian's headers: ~3 min the first time)"
 	kernel=debian-sid
 	src=$(drvreg_lane "$kernel" kernel)
-	# The lane's chroot (mmdebstrap and Debian's compilers, the longest part of a first
-	# run) is made while the host's packages install: mmdebstrap first. A failure here
+	# The lane's chroot (debootstrap and Debian's compilers, the longest part of a first
+	# run) is made while the host's packages install: debootstrap first. A failure here
 	# shows again in the check below, which then says why.
 	drvreg_setup chroot
 	"$DRVREG_ROOT/scripts/debian.sh" "${src#deb:}" root >/dev/null &

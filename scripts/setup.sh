@@ -7,10 +7,10 @@
 #   scripts/setup.sh [full|vm|docs|chroot]
 #
 # vm: what booting a guest on Debian's own kernel needs (the deb: lanes: QEMU, busybox,
-#     mmdebstrap for the sid chroot that has the compilers, gcc and libc6-dev for the
+#     debootstrap for the sid chroot that has the compilers, gcc and libc6-dev for the
 #     kselftests' static helper drvreg_finit): no Rust toolchain, no
 #     cargo, no bindgen, no kernel source. 'make demo' on Debian's kernel uses only this.
-# chroot: mmdebstrap and xz-utils only, so that make demo can start Debian's chroot
+# chroot: debootstrap and xz-utils only, so that make demo can start Debian's chroot
 #     (scripts/debian.sh) while the rest of the vm profile installs.
 # docs: what the docs check (scripts/docs-check.sh) needs: Sphinx, and perl and the 6.12
 #     kernel source for the kernel's own ABI tool (scripts/get_abi.pl).
@@ -20,7 +20,7 @@ set -euo pipefail
 
 profile=${1:-full}
 VM_PKGS="make python3 kmod rsync util-linux coreutils cpio xz-utils gzip file binutils
-busybox-static bash-static qemu-system-x86 mmdebstrap gcc libc6-dev"
+busybox-static bash-static qemu-system-x86 debootstrap gcc libc6-dev"
 # The 6.12 lanes (base, debug) build with bookworm's clang 14; the latest lane (7.x)
 # needs clang/lld/llvm-19 and libclang 19 for bindgen. gnuplot-nox draws make bench's
 # plots (SVG; the build without X11 terminals).
@@ -32,7 +32,7 @@ DOCS_PKGS="perl python3-sphinx python3-docutils"
 FULL_PKGS="$FULL_PKGS $DOCS_PKGS"
 # chroot: what scripts/debian.sh needs to start a Debian chroot (make demo starts one while
 # the rest of the vm profile installs).
-CHROOT_PKGS="mmdebstrap xz-utils"
+CHROOT_PKGS="debootstrap xz-utils"
 case "$profile" in
 chroot) PKGS=$CHROOT_PKGS ;;
 vm) PKGS=$VM_PKGS ;;
