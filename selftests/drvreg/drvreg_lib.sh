@@ -38,6 +38,10 @@ drvreg_safe_modes() {
 # The module tools (busybox's, or kmod's with DRVREG_TOOLS=kmod): drvreg_tools.sh.
 . "$DRVREG_TEST_DIR/drvreg_tools.sh"
 
+# drvreg_installed MODULE: whether MODULE is installed for the running kernel (in
+# modules.dep, not by modinfo: busybox's modinfo succeeds for a module it cannot find).
+drvreg_installed() { grep -q "/$1\.ko" "/lib/modules/$(uname -r)/modules.dep" 2>/dev/null; }
+
 # Skip everything (exit 4) unless we are root and the modules are installed; bail out (a
 # failure) if DRVREG_TOOLS names tools that are not the ones the suites would run.
 drvreg_require_modules() {
@@ -47,9 +51,8 @@ drvreg_require_modules() {
 	fi
 	why=$(drvreg_tools_check)
 	[ -z "$why" ] || drvreg_bail_out "$why"
-	# (modules.dep, not modinfo: busybox's modinfo succeeds for a module it cannot find.)
 	for m in drvreg drvreg_sample drvreg_sample_c drvreg_failing drvreg_client drvreg_many; do
-		if ! grep -q "/$m\.ko" "/lib/modules/$(uname -r)/modules.dep" 2>/dev/null; then
+		if ! drvreg_installed "$m"; then
 			ktap_skip_all "module $m is not installed"
 			exit "$KSFT_SKIP"
 		fi

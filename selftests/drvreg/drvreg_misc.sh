@@ -20,9 +20,8 @@ if [ "$(id -u)" != 0 ]; then
 	ktap_skip_all "must be run as root"
 	exit "$KSFT_SKIP"
 fi
-# (modules.dep, not modinfo: busybox's modinfo succeeds for a module it cannot find.)
 for m in drvreg_misc drvreg_misc_selfpin; do
-	if ! grep -q "/$m\.ko" "/lib/modules/$(uname -r)/modules.dep" 2>/dev/null; then
+	if ! drvreg_installed "$m"; then
 		ktap_skip_all "module $m is not installed (the misc samples need the kernel's Rust miscdevice: Linux 7.x)"
 		exit "$KSFT_SKIP"
 	fi
