@@ -60,7 +60,8 @@ ifneq ($(filter-out $(LANES),$(KERNEL)),)
 $(error drvreg: unknown KERNEL='$(KERNEL)': expected one of: $(subst $() ,$(comma) ,$(LANES)))
 endif
 ifneq ($(KDIR),)
-KDIR_ERR := $(shell RUSTC='$(or $(RUSTC),/usr/bin/rustc)' bash -c '. $(SCRIPTS)/lib.sh && drvreg_check_kdir "$$1"' - '$(KDIR)' 2>&1)
+KDIR_ERR := $(shell RUSTC='$(or $(RUSTC),/usr/bin/rustc)' \
+	DRVREG_NO_RUSTC_CHECK=$(if $(filter-out modules_install,$(MAKECMDGOALS)),,1) bash -c '. $(SCRIPTS)/lib.sh && drvreg_check_kdir "$$1"' - '$(KDIR)' 2>&1)
 ifneq ($(KDIR_ERR),)
 $(error $(KDIR_ERR))
 endif
@@ -86,10 +87,13 @@ modules:
 	echo "drvreg: building the modules in $(CURDIR) against $$kdir"; \
 	drvreg_build "$$kdir" "$(CURDIR)"
 
+# Installing compiles nothing: no rustc check (DRVREG_NO_RUSTC_CHECK), so that
+# 'sudo make modules_install KDIR=...' works without repeating the build's RUSTC=. Kbuild
+# runs depmod itself (honouring INSTALL_MOD_PATH).
+modules_install: export DRVREG_NO_RUSTC_CHECK := 1
 modules_install:
 	@set -e; $(KDIR_SH); \
-	drvreg_kmake "$$kdir" M=$(CURDIR) modules_install; \
-	depmod "$$(drvreg_release "$$kdir")"
+	drvreg_kmake "$$kdir" M=$(CURDIR) modules_install
 
 rust-analyzer:
 	@set -e; $(KDIR_SH); ksrc=$$kdir; \

@@ -125,11 +125,15 @@ drvreg_check_kdir() {
 	[ -f "$d/include/config/auto.conf" ] || die "$what (no $d/include/config/auto.conf: configure and build it first)"
 	[ -f "$d/rust/libkernel.rmeta" ] && [ -e "$d/rust/libmacros.so" ] ||
 		die "KDIR=$d has no Rust build metadata (rust/libkernel.rmeta, rust/libmacros.so): distribution headers packages often leave it out; regenerate it as README.md says (Debian: scripts/distro.sh does it) or build the kernel yourself"
+	[ -f "$d/scripts/target.json" ] ||
+		die "KDIR=$d has no scripts/target.json (the Rust target of the kernel, made by its build): regenerate the Rust build metadata as README.md says, or build the kernel yourself"
 	[ -f "$d/Module.symvers" ] || die "$what (no $d/Module.symvers: build it first)"
-	# A tree prepared in a Debian chroot is built with the chroot's own rustc.
+	# A tree prepared in a Debian chroot is built with the chroot's own rustc; installing
+	# (DRVREG_NO_RUSTC_CHECK=1) compiles nothing.
 	[ ! -f "$d/.drvreg-chroot" ] || return 0
+	[ -z "${DRVREG_NO_RUSTC_CHECK:-}" ] || return 0
 	want=$(sed -n 's/^CONFIG_RUSTC_VERSION_TEXT="\(.*\)"$/\1/p' "$d/.config")
-	have=$("$RUSTC" --version 2>/dev/null || echo "no $RUSTC")
+	have=$("$RUSTC" --version 2>/dev/null || echo "not a runnable rustc")
 	[ -z "$want" ] || [ "$want" = "$have" ] ||
 		die "KDIR=$d was built with $want, but RUSTC=$RUSTC is $have: Rust modules must be built by the same rustc (crate hashes are in symbol names); pass RUSTC=/path/to/that rustc"
 }
