@@ -17,9 +17,13 @@
 #include <linux/printk.h>
 #include "../include/drvreg.h"
 
-/* The Rust implementations (exports.rs), called once the module is checked. */
-int drvreg_core_register(struct drvreg_driver *drv, struct module *owner);
-int drvreg_core_get(const char *name, struct module *caller, struct drvreg_pin *pin);
+/*
+ * The Rust implementations (exports.rs), called once the module is checked; they check
+ * the ABI version.
+ */
+int drvreg_core_register(struct drvreg_driver *drv, struct module *owner, unsigned int abi);
+int drvreg_core_get(const char *name, struct module *caller, unsigned int abi,
+		    struct drvreg_pin *pin);
 
 /*
  * Whether @ip, the return address of a call into the core, lies in @mod. @mod is live
@@ -34,18 +38,19 @@ static bool drvreg_called_from(struct module *mod, unsigned long ip, const char 
 	return false;
 }
 
-int __drvreg_register(struct drvreg_driver *drv, struct module *owner)
+int __drvreg_register(struct drvreg_driver *drv, struct module *owner, unsigned int abi)
 {
 	if (!drvreg_called_from(owner, _RET_IP_, __func__))
 		return -EINVAL;
-	return drvreg_core_register(drv, owner);
+	return drvreg_core_register(drv, owner, abi);
 }
 
-int __drvreg_get(const char *name, struct module *caller, struct drvreg_pin *pin)
+int __drvreg_get(const char *name, struct module *caller, unsigned int abi,
+		 struct drvreg_pin *pin)
 {
 	if (!drvreg_called_from(caller, _RET_IP_, __func__))
 		return -EINVAL;
-	return drvreg_core_get(name, caller, pin);
+	return drvreg_core_get(name, caller, abi, pin);
 }
 
 EXPORT_SYMBOL_GPL(__drvreg_register);
@@ -55,3 +60,6 @@ EXPORT_SYMBOL_GPL(drvreg_put);
 EXPORT_SYMBOL_GPL(drvreg_pin_open);
 EXPORT_SYMBOL_GPL(drvreg_pin_release);
 EXPORT_SYMBOL_GPL(drvreg_pin_show);
+
+/* The module's version, for modinfo (the Rust module! macro has no version key). */
+MODULE_VERSION(DRVREG_VERSION);

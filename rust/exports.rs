@@ -10,21 +10,37 @@
 //! Each definition is checked against the one declaration of the ABI in Rust
 //! ([`drvreg_abi!`](crate::drvreg_abi)), which driver modules use.
 
-use crate::api::abi::{DrvregDriver, DrvregPin, Module};
+use crate::api::abi::{DrvregDriver, DrvregPin, Module, ABI_VERSION};
 use crate::api::compat::{cstr_bytes, cstr_from_ptr};
 use crate::registry::{DriverPin, Name};
 use crate::state::{with_core, CORE};
 use crate::sys::module_ref::Owner;
 use kernel::{
-    ffi::{c_char, c_int, c_void},
+    ffi::{c_char, c_int, c_uint, c_void},
     prelude::*,
 };
 
 // `__drvreg_register` and `__drvreg_get` are C wrappers (`export_symbols.c`) that check the
-// module argument and call these two with the same signature: check those against the ABI.
+// module argument and call these two with the same signature (the ABI version included,
+// checked here): check those against the ABI.
 use drvreg_core_get as __drvreg_get;
 use drvreg_core_register as __drvreg_register;
 crate::drvreg_abi!(check);
+
+/// `ENOEXEC` unless `abi` is this core's [`ABI_VERSION`]: a driver module built against
+/// another `include/drvreg.h` (or `rust/api/abi.rs`) may lay out its structures otherwise.
+fn check_abi(abi: c_uint, function: &str) -> Result {
+    if abi == ABI_VERSION {
+        return Ok(());
+    }
+    pr_err!(
+        "{}: the caller was built for drvreg C ABI version {}, this core has {}: -ENOEXEC\n",
+        function,
+        abi,
+        ABI_VERSION
+    );
+    Err(ENOEXEC)
+}
 
 /// The errno of a result, as the C ABI returns it.
 fn errno(res: Result) -> c_int {
@@ -50,14 +66,22 @@ unsafe fn c_name(name: *const c_char) -> Result<Name> {
 }
 
 /// `__drvreg_register`, once `export_symbols.c` has checked that `owner` is the calling
-/// module: registers `drv`, owned by `owner`.
+/// module: registers `drv`, owned by `owner`, if `abi` is this core's.
 ///
 /// # Safety
 ///
 /// `drv` must point to a descriptor in `owner`'s memory, with a null `core`, that the
-/// caller unregisters before `owner` is freed; `owner` must be the calling module.
+/// caller unregisters before `owner` is freed; `owner` must be the calling module. The
+/// descriptor is not read unless `abi` is this core's version.
 #[no_mangle]
-pub unsafe extern "C" fn drvreg_core_register(drv: *mut DrvregDriver, owner: *mut Module) -> c_int {
+pub unsafe extern "C" fn drvreg_core_register(
+    drv: *mut DrvregDriver,
+    owner: *mut Module,
+    abi: c_uint,
+) -> c_int {
+    if let Err(e) = check_abi(abi, "drvreg_register") {
+        return e.to_errno();
+    }
     let (Some(owner), false) = (Owner::from_ptr(owner.cast()), drv.is_null()) else {
         return EINVAL.to_errno();
     };
@@ -105,7 +129,7 @@ pub unsafe extern "C" fn drvreg_unregister(drv: *mut DrvregDriver) {
 }
 
 /// `__drvreg_get`, once `export_symbols.c` has checked that `caller` is the calling module:
-/// looks `name` up and pins it for `caller` into `*pin`.
+/// looks `name` up and pins it for `caller` into `*pin`, if `abi` is this core's.
 ///
 /// # Safety
 ///
@@ -115,8 +139,12 @@ pub unsafe extern "C" fn drvreg_unregister(drv: *mut DrvregDriver) {
 pub unsafe extern "C" fn drvreg_core_get(
     name: *const c_char,
     caller: *mut Module,
+    abi: c_uint,
     pin: *mut DrvregPin,
 ) -> c_int {
+    if let Err(e) = check_abi(abi, "drvreg_get") {
+        return e.to_errno();
+    }
     if pin.is_null() {
         return EINVAL.to_errno();
     }

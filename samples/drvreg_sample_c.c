@@ -10,8 +10,13 @@
  *
  * With selfpin=1 the module checks at load that it cannot pin its own driver: the lookup
  * through drvreg_get() gets -EDEADLK, and one that bypasses the macro with a NULL module
- * (__drvreg_get(name, NULL, pin)) gets -EINVAL. If either is not refused, the load
+ * (__drvreg_get(name, NULL, abi, pin)) gets -EINVAL. If either is not refused, the load
  * fails with -EPROTO.
+ *
+ * With abi_version= other than DRVREG_ABI_VERSION (the version it is built for, the
+ * default) the module stands for a driver built against another drvreg.h: it registers a
+ * driver claiming that version, which the core must refuse with -ENOEXEC, and the load
+ * fails with the core's answer (-EPROTO if the core accepted it).
  *
  * Writing an index to /sys/module/drvreg_sample_c/parameters/unregister (root only)
  * unregisters that driver at run time: the write returns when drvreg_unregister() does,
@@ -70,6 +75,10 @@ MODULE_PARM_DESC(fail_open, "while Y, every open fails with -EIO (root only)");
 static bool selfpin;
 module_param(selfpin, bool, 0444);
 MODULE_PARM_DESC(selfpin, "at load, check that pinning our own driver is refused");
+
+static uint abi_version = DRVREG_ABI_VERSION;
+module_param(abi_version, uint, 0444);
+MODULE_PARM_DESC(abi_version, "C ABI version claimed at registration (the built one)");
 
 struct sample {
 	char name[DRVREG_NAME_MAX + 1];
@@ -287,12 +296,31 @@ static int sample_check_selfpin(const char *own)
 	via_macro = drvreg_get(own, &pin);
 	if (!via_macro)
 		drvreg_put(&pin);
-	bypass = __drvreg_get(own, NULL, &pin);
+	bypass = __drvreg_get(own, NULL, DRVREG_ABI_VERSION, &pin);
 	if (!bypass)
 		drvreg_put(&pin);
 	pr_info("selfpin: drvreg_get(%s) = %d, __drvreg_get(%s, NULL) = %d\n", own, via_macro,
 		own, bypass);
 	return via_macro == -EDEADLK && bypass == -EINVAL ? 0 : -EPROTO;
+}
+
+/*
+ * abi_version=: register a driver as a module built for that C ABI version would. Returns
+ * the core's answer, -EPROTO if it accepted the driver (unregistered again at once).
+ */
+static int sample_register_other_abi(void)
+{
+	static struct drvreg_driver other_abi = { .name = "sample_c_abi", .ops = &sample_ops };
+	int ret;
+
+	ret = __drvreg_call_here(__drvreg_register(&other_abi, THIS_MODULE, abi_version));
+	pr_info("abi: registering with C ABI version %u (built for %u) = %d\n", abi_version,
+		DRVREG_ABI_VERSION, ret);
+	if (!ret) {
+		drvreg_unregister(&other_abi);
+		return -EPROTO;
+	}
+	return ret;
 }
 
 static int __init sample_init(void)
@@ -308,6 +336,8 @@ static int __init sample_init(void)
 		pr_err("name is longer than %d characters\n", MAX_PREFIX);
 		return -EINVAL;
 	}
+	if (abi_version != DRVREG_ABI_VERSION)
+		return sample_register_other_abi();
 	for (i = 0; i < count; i++) {
 		struct sample *s = &samples[i];
 
@@ -349,6 +379,6 @@ static void __exit sample_exit(void)
 
 module_init(sample_init);
 module_exit(sample_exit);
-MODULE_AUTHOR("drvreg developers");
+MODULE_AUTHOR("drvreg developers <drvreg@example.org>");
 MODULE_DESCRIPTION("drvreg sample driver (C)");
 MODULE_LICENSE("GPL");

@@ -10,10 +10,14 @@
 //! modules expand it into their `extern "C"` declarations, and the core checks each of its
 //! definitions against the same list.
 
-use kernel::{ffi::c_char, ffi::c_void};
+use kernel::{ffi::c_char, ffi::c_uint, ffi::c_void};
 
 /// Longest driver name, without the terminating NUL (`DRVREG_NAME_MAX`).
 pub const NAME_MAX: usize = 31;
+
+/// The version of this C ABI (`DRVREG_ABI_VERSION`): what a driver module passes to
+/// `__drvreg_register` and `__drvreg_get`, and what the core accepts (`ENOEXEC` otherwise).
+pub const ABI_VERSION: c_uint = 1;
 
 /// `struct module`, opaque at the ABI: drivers pass their `THIS_MODULE` through, and the
 /// core casts it to `kernel::bindings::module`.
@@ -80,6 +84,7 @@ const _: () = {
     assert!(offset_of!(DrvregPin, record) == 0);
     assert!(size_of::<DrvregPin>() == P);
     assert!(NAME_MAX == 31);
+    assert!(ABI_VERSION == 1);
 };
 
 /// The functions the core exports (`include/drvreg.h`), declared once.
@@ -93,11 +98,12 @@ const _: () = {
 macro_rules! drvreg_abi {
     ($how:ident) => {
         $crate::drvreg_abi!(@$how
-            fn __drvreg_register(drv: *mut DrvregDriver, owner: *mut Module) -> c_int;
+            fn __drvreg_register(drv: *mut DrvregDriver, owner: *mut Module, abi: c_uint) -> c_int;
             fn drvreg_unregister(drv: *mut DrvregDriver) -> ();
             fn __drvreg_get(
                 name: *const c_char,
                 caller: *mut Module,
+                abi: c_uint,
                 pin: *mut DrvregPin
             ) -> c_int;
             fn drvreg_put(pin: *mut DrvregPin) -> ();
@@ -110,7 +116,7 @@ macro_rules! drvreg_abi {
         #[allow(unused_imports)]
         use $crate::api::abi::{DrvregDriver, DrvregPin, Module};
         #[allow(unused_imports)]
-        use ::kernel::ffi::{c_char, c_int};
+        use ::kernel::ffi::{c_char, c_int, c_uint};
         extern "C" {
             $(
                 #[doc = concat!("`", stringify!($name), "` of `include/drvreg.h`.")]
@@ -121,7 +127,7 @@ macro_rules! drvreg_abi {
     (@check $(fn $name:ident($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty;)*) => {
         const _: () = {
             use $crate::api::abi::{DrvregDriver, DrvregPin, Module};
-            use ::kernel::ffi::{c_char, c_int};
+            use ::kernel::ffi::{c_char, c_int, c_uint};
             $(let _: unsafe extern "C" fn($($ty),*) -> $ret = $name;)*
         };
     };

@@ -15,7 +15,7 @@
 //!
 //! Include it with `#[path = "../rust/api/mod.rs"] pub mod api;` at the crate root.
 
-use super::abi::{DrvregDriver, DrvregOps, DrvregPin};
+use super::abi::{DrvregDriver, DrvregOps, DrvregPin, ABI_VERSION};
 use core::marker::PhantomData;
 use core::sync::atomic::{AtomicBool, Ordering};
 use kernel::{
@@ -215,7 +215,9 @@ impl<T: Driver> Registration<T> {
             unsafe { slot.raw.get().write(raw) };
             // SAFETY: The descriptor lives in `slot` (static) and points to `name` and `data`,
             // which `Self` keeps until `drop` unregisters; `module` is the caller's own.
-            to_result(unsafe { __drvreg_register(slot.raw.get(), module.as_ptr().cast()) })?;
+            to_result(unsafe {
+                __drvreg_register(slot.raw.get(), module.as_ptr().cast(), ABI_VERSION)
+            })?;
             Ok((name, data))
         };
         match setup() {
@@ -279,7 +281,14 @@ impl Pinned {
             record: core::ptr::null_mut(),
         };
         // SAFETY: `name` is NUL-terminated, `module` is the caller's, `raw` is writable.
-        to_result(unsafe { __drvreg_get(name.as_char_ptr(), module.as_ptr().cast(), &mut raw) })?;
+        to_result(unsafe {
+            __drvreg_get(
+                name.as_char_ptr(),
+                module.as_ptr().cast(),
+                ABI_VERSION,
+                &mut raw,
+            )
+        })?;
         // INVARIANT: `__drvreg_get` succeeded.
         Ok(Self { raw })
     }

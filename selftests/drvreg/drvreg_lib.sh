@@ -124,6 +124,7 @@ errno_name() {
 	*"Resource temporarily unavailable"*) errno=EAGAIN ;;
 	*"Resource deadlock"*) errno=EDEADLK ;;
 	*"Input/output error"*) errno=EIO ;;
+	*[Ii]"nvalid module format"* | *"Exec format error"*) errno=ENOEXEC ;;
 	*) errno="unknown($1)" ;;
 	esac
 }

@@ -109,6 +109,26 @@ test_duplicate_name() {
 	modprobe "$1" count=2 || fail "reloading $1"
 }
 
+# test_other_abi: the C sample as a module built against another drvreg.h
+# (abi_version=: the version it claims at registration, one more than it was built for)
+# fails to load with ENOEXEC, the core says why, and nothing is registered.
+test_other_abi() {
+	mod=drvreg_sample_c
+	built=$(cat /sys/module/$mod/parameters/abi_version) count=$(cat /sys/module/$mod/parameters/count)
+	rmmod $mod || fail "rmmod $mod" || return
+	drivers=$(dstat drivers) reg=$(dstat registered)
+	ko=$(find /lib/modules/"$(uname -r)" -name "$mod.ko" | head -n 1)
+	out=$(insmod "$ko" abi_version=$((built + 1)) 2>&1) &&
+		fail "insmod $mod abi_version=$((built + 1)) succeeded" && return 1
+	[ "$(errno_of "$out")" = ENOEXEC ] || fail "insmod $mod abi_version=$((built + 1)): '$out', expected ENOEXEC" || return
+	[ ! -d /sys/module/$mod ] || fail "$mod stayed loaded" || return
+	[ "$(dstat drivers)" = "$drivers" ] && [ "$(dstat registered)" = "$reg" ] ||
+		fail "a driver of another ABI version was registered" || return
+	[ "$(dmesg_count "built for drvreg C ABI version $((built + 1)), this core has $built: -ENOEXEC")" -ge 1 ] ||
+		fail "the core did not log the version mismatch" || return
+	modprobe $mod count="$count" || fail "reloading $mod"
+}
+
 # test_rmmod_while_pinned MODULE DRIVER: a pin held by a lookup inside DRIVER's open
 # (hold_lookup). locked, rcu: the pin holds a module reference and rmmod fails with
 # EAGAIN/EBUSY; once it is dropped rmmod succeeds. twostage: the pin holds no module
@@ -413,7 +433,7 @@ drvreg_require_modules
 drvreg_check_mode
 drvreg_cleanup
 ktap_print_header
-ktap_set_plan 32
+ktap_set_plan 33
 run_test "load the core, set lookup mode $DRVREG_MODE" test_load_core
 run_test "modprobe of a driver module loads the core" test_modprobe_loads_core
 run_test "rmmod drvreg refused while a driver module is loaded" test_rmmod_core_refused
@@ -437,6 +457,7 @@ run_test "c: no self-pin through the macro (EDEADLK) or around it (EINVAL)" self
 	"selfpin: drvreg_get(sample_c0) = -35, __drvreg_get(sample_c0, NULL) = -22"
 run_test "rust: duplicate name fails the load with EBUSY" test_duplicate_name drvreg_sample "name=sample_c"
 run_test "c: duplicate name fails the load with EBUSY" test_duplicate_name drvreg_sample_c "name=sample"
+run_test "c: a driver built for another C ABI version is refused (ENOEXEC)" test_other_abi
 run_test "stats add up" test_stats_add_up
 run_test "lookup rejects malformed and unknown names" test_lookup_bad_input
 run_test "control knobs reject bad input and change nothing" test_knobs_bad_input
