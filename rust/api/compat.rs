@@ -184,7 +184,7 @@ macro_rules! drvreg_module {
         ::kernel::prelude::module! {
             type: $type,
             name: $name,
-            author: "drvreg developers",
+            author: "drvreg developers <drvreg@example.org>",
             description: $desc,
             license: "GPL",
         }
@@ -192,7 +192,7 @@ macro_rules! drvreg_module {
         ::kernel::prelude::module! {
             type: $type,
             name: $name,
-            authors: ["drvreg developers"],
+            authors: ["drvreg developers <drvreg@example.org>"],
             description: $desc,
             license: "GPL",
         }

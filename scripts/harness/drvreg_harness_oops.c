@@ -40,5 +40,5 @@ module_init(drvreg_harness_oops_init);
 module_exit(drvreg_harness_oops_exit);
 
 MODULE_DESCRIPTION("drvreg harness self-test: deliberate oops or WARN");
-MODULE_AUTHOR("drvreg");
+MODULE_AUTHOR("drvreg developers <drvreg@example.org>");
 MODULE_LICENSE("GPL");
