@@ -19,8 +19,10 @@
 #                          out/bench/ (scripts/bench.sh)
 #   make soak              long unload storm + core-unload cycles, one METRIC line
 #                          (scripts/soak.sh; SOAK_CYCLES, SOAK_THREADS, KERNEL=kcsan too)
-#   make docs              the ABI file and Documentation/*.rst through the kernel's
-#                          get_abi.pl and Sphinx -W, HTML in out/docs/html
+#   make docs              the ABI file, Documentation/*.rst and include/drvreg.h through
+#                          the kernel's get_abi.pl, kernel-doc -Wall and Sphinx -W (HTML in
+#                          out/docs/html), and rustdoc of the driver API (out/docs/rustdoc;
+#                          against the base kernel, built on first use)
 #   make litmus            the protocols' litmus tests under the kernel memory model
 #                          (herd7; selftests/litmus, scripts/litmus.sh), one METRIC line
 #   make numbers           rewrite the measured figures README.md and Documentation/

@@ -17,7 +17,10 @@
 #    files into reStructuredText as the kernel-abi directive of
 #    Documentation/admin-guide/abi-*.rst does (descriptions are ReST). Anything it says
 #    on stderr is a warning.
-# 3. sphinx: Debian's Sphinx builds every Documentation/*.rst (a glob: new files are
+# 3. kernel-doc -Wall over the C sources (include/, rust/, samples/): the /** */ comments
+#    in the kernel's form; include/drvreg.h is rendered by the '.. kernel-doc::' of
+#    Documentation/drvreg.rst in step 4.
+# 4. sphinx: Debian's Sphinx builds every Documentation/*.rst (a glob: new files are
 #    picked up) plus that ABI page into out/docs/html, with -W --keep-going, -E (every
 #    warning again on every run) and -w out/docs/sphinx-warnings.log.
 #
@@ -33,10 +36,17 @@
 # generated pages under drvreg-docs-check/, the root document of the build); warnings
 # name Documentation/<file>.rst, and for the ABI page the ABI file and line of the entry.
 #
+# 5. rustdoc: the driver API (rust/api/), with the flags Kbuild compiles it with, against
+#    the base lane's kernel (built on first use, as make does), -Dwarnings; HTML in
+#    out/docs/rustdoc.
+# 6. errors.rst: scripts/errors-check.py checks each row of Documentation/errors.rst's
+#    table against the code it names, and every errno the code names against the table;
+#    then the same check must fail on a copy whose EDEADLK row says EPERM.
+#
 # Prints each command and its output; the last line is
 #   # METRIC docs abi_entries=<n> rst_files=<n> warnings=<n> verdict=PASS|FAIL
 # abi_entries: What: lines in Documentation/ABI; rst_files: Documentation/*.rst; warnings:
-# those of the three steps. PASS iff every step ran clean; exit 1 on FAIL. The files are
+# those of the six steps. PASS iff every step ran clean; exit 1 on FAIL. The files are
 # the project's ($DRVREG_PROJECT, default this repository); the output goes to out/docs.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -169,7 +179,20 @@ warnings=$((warnings + n))
 [ "$n" = 0 ] || failed="$failed get_abi"
 echo "get_abi.pl: $(grep -E '^\.\. _abi_' "$page" | grep -vc '^\.\. _abi_file_' || true) ABI entries in $page, $n warnings"
 
-# --- 3. sphinx ----------------------------------------------------------------------------
+# --- 3. kernel-doc -------------------------------------------------------------------------
+echo "== kernel-doc -Wall: the C sources' /** */ comments (include/drvreg.h is rendered below)"
+csrc=(include/*.h rust/*.c rust/*.h samples/*.c)
+show "perl $ksrc/scripts/kernel-doc -Wall -none ${csrc[*]}"
+rc=0
+perl "$ksrc/scripts/kernel-doc" -Wall -none "${csrc[@]}" >"$out/kernel-doc.log" 2>&1 || rc=$?
+cat "$out/kernel-doc.log"
+n=$(count "$out/kernel-doc.log" 'warning|error')
+[ "$rc" = 0 ] || [ "$n" -gt 0 ] || n=1
+warnings=$((warnings + n))
+[ "$n" = 0 ] || failed="$failed kernel-doc"
+echo "kernel-doc: ${#csrc[@]} files, $(grep -c '^/\*\*' "${csrc[@]}" | awk -F: '{ s += $2 } END { print s }') comments, $n warnings"
+
+# --- 4. sphinx ----------------------------------------------------------------------------
 echo "== sphinx: Documentation/*.rst and the ABI page, warnings as errors"
 [ ${#rst[@]} = 0 ] || cp "${rst[@]}" "$out/src/"
 cat >"$out/src/$gen/index.rst" <<EOF
@@ -242,6 +265,76 @@ n=$({ grep -E '(^|: )(WARNING|ERROR|SEVERE|CRITICAL):' "$out/sphinx-warnings.log
 [ "$rc" = 0 ] || [ "$n" -gt 0 ] || n=1
 warnings=$((warnings + n))
 echo "sphinx: ${#rst[@]} Documentation/*.rst + the ABI page, exit $rc, $n warnings; HTML in $out/html"
+
+# --- 5. rustdoc ---------------------------------------------------------------------------
+# The driver API (rust/api/) as a driver module compiles it: rustdoc with the very flags
+# Kbuild gave rustc for samples/drvreg_sample.rs (its .cmd file), on a crate root that is
+# only '#[path] pub mod api;', against the base lane's kernel (built or found in the cache).
+echo "== rustdoc: the driver API (rust/api/), as Kbuild compiles it, warnings as errors"
+rc=0
+rbuild=$DRVREG_OUT/docs-build
+kdir=$(KERNEL=base KDIR='' drvreg_kdir 2>"$out/rustdoc.log") || rc=$?
+if [ "$rc" = 0 ]; then
+	drvreg_stage "$DRVREG_PROJECT" "$rbuild"
+	drvreg_build "$kdir" "$rbuild" >>"$out/rustdoc.log" 2>&1 || rc=$?
+fi
+if [ "$rc" = 0 ]; then
+	mkdir -p "$out/rustdoc-src"
+	{
+		echo "//! drvreg's driver API: what a Rust driver module compiles in as source, with"
+		echo '//! `#[path = "../rust/api/mod.rs"] pub mod api;` at its crate root (see [`api`]).'
+		echo "#[path = \"$rbuild/rust/api/mod.rs\"]"
+		echo "pub mod api;"
+	} >"$out/rustdoc-src/drvreg_api.rs"
+	# The rustc command of the sample, made a rustdoc one: same toolchain, flags, cfgs,
+	# target and -Dwarnings; no outputs but the HTML.
+	cmd=$(sed -n 's/^savedcmd_[^ ]* := //p' "$rbuild/samples/.drvreg_sample.o.cmd")
+	read -ra words <<<"${cmd%%;*}"
+	args=() skip=0
+	for a in "${words[@]}"; do
+		if [ "$skip" = 1 ]; then skip=0 && continue; fi
+		case $a in
+		RUST_MODFILE=*) ;;
+		*rustc) args+=("${a%rustc}rustdoc") ;;
+		--emit=*) ;;
+		--out-dir) skip=1 ;;
+		--crate-name) args+=(--crate-name drvreg_api) skip=1 ;;
+		*.rs) args+=("$out/rustdoc-src/drvreg_api.rs") ;;
+		*) args+=("$a") ;;
+		esac
+	done
+	show "(cd $kdir && RUSTC_BOOTSTRAP=1 ${args[*]} -o $out/rustdoc)"
+	(cd "$kdir" && eval "RUSTC_BOOTSTRAP=1 ${args[*]} -o '$out/rustdoc'") >>"$out/rustdoc.log" 2>&1 || rc=$?
+fi
+cat "$out/rustdoc.log"
+n=$(count "$out/rustdoc.log" '^(warning|error)(\[|:)')
+[ "$rc" = 0 ] || [ "$n" -gt 0 ] || n=1
+warnings=$((warnings + n))
+[ "$rc" = 0 ] || failed="$failed rustdoc"
+echo "rustdoc: exit $rc, $n warnings; HTML in $out/rustdoc/drvreg_api/api/index.html"
+
+# --- 6. errors.rst against the code ---------------------------------------------------------
+echo "== errors.rst: every row's errnos where it says they are decided (scripts/errors-check.py)"
+show "KSRC=$ksrc python3 scripts/errors-check.py"
+rc=0
+KSRC=$ksrc python3 "$DRVREG_ROOT/scripts/errors-check.py" "$DRVREG_PROJECT" >"$out/errors-check.log" 2>&1 || rc=$?
+cat "$out/errors-check.log"
+n=$(count "$out/errors-check.log" '^(errors\.rst:|[a-z].* returns E)')
+[ "$rc" = 0 ] || [ "$n" -gt 0 ] || n=1
+warnings=$((warnings + n))
+[ "$rc" = 0 ] || failed="$failed errors-check"
+# That it can fail: a copy of the project whose EDEADLK row says EPERM must be refused.
+mut=$out/errors-mutant
+mkdir -p "$mut/Documentation"
+for d in rust samples include; do ln -sfn "$DRVREG_PROJECT/$d" "$mut/$d"; done
+sed 's/^     - ``EDEADLK``$/     - ``EPERM``/' Documentation/errors.rst >"$mut/Documentation/errors.rst"
+if cmp -s Documentation/errors.rst "$mut/Documentation/errors.rst" ||
+	KSRC=$ksrc python3 "$DRVREG_ROOT/scripts/errors-check.py" "$mut" >"$out/errors-mutant.log" 2>&1; then
+	echo "errors-check: the mutant (EDEADLK row made EPERM) was not caught"
+	warnings=$((warnings + 1)) failed="$failed errors-check-mutant"
+else
+	echo "errors-check: the mutant (EDEADLK row made EPERM) is caught: $(grep -c '^errors\.rst:\|returns E' "$out/errors-mutant.log") problems"
+fi
 
 verdict=PASS
 [ -z "$failed" ] && [ "$warnings" = 0 ] || verdict=FAIL

@@ -13,7 +13,7 @@
 //! - [`driver`]: [`driver::Driver`], [`driver::Registration`], [`driver::Pinned`];
 //! - [`params`]: read-only module parameters ([`module_param!`](crate::module_param));
 //! - [`delay`]: sleeping in process context;
-//! - `misc` (7.x): [`OwnedMiscRegistration`](misc::OwnedMiscRegistration), a misc device
+//! - `misc` (7.x only, so not linked here): `misc::OwnedMiscRegistration`, a misc device
 //!   whose files pin the module that registers it;
 //! - [`compat`]: the differences between the kernel versions drvreg supports.
 //!
