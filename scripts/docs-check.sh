@@ -139,6 +139,28 @@ for w in sorted(code - documented):
     warn(attrs, f"{w} is created but has no What: entry in Documentation/ABI")
 for w in sorted(documented - code):
     warn(seen[w], f"What: {w} is documented but rust/attrs.rs does not create it")
+# The one contact: MAINTAINERS's M: line; every Contact: and every MODULE_AUTHOR (C) or
+# module! author (Rust, rust/api/compat.rs) repeats it.
+contact = re.search(r"^M:\s*(.+)$", open("MAINTAINERS", encoding="utf-8").read(), re.M)
+if not contact:
+    warn("MAINTAINERS", "no M: line")
+else:
+    contact = contact.group(1).strip()
+    for path in files:
+        for n, line in enumerate(open(path, encoding="utf-8"), 1):
+            if line.startswith("Contact:") and line[len("Contact:"):].strip() != contact:
+                warn(f"{path}:{n}", f"Contact: is not MAINTAINERS's M: {contact}")
+    import glob
+    authors = 0
+    for path in sorted(glob.glob("rust/api/compat.rs") + glob.glob("samples/*.c") + glob.glob("scripts/harness/*.c")):
+        text = open(path, encoding="utf-8").read()
+        for a in re.findall(r'MODULE_AUTHOR\("([^"]*)"\)|authors?: \[?"([^"]*)"', text):
+            authors += 1
+            a = a[0] or a[1]
+            if a != contact:
+                warn(path, f"author '{a}' is not MAINTAINERS's M: {contact}")
+    if not authors:
+        warn("rust/api/compat.rs", "no module author found")
 for p in problems:
     print("abi-lint: warning:", p)
 print(f"abi-lint: {len(seen)} What: entries, {len(code)} files in rust/attrs.rs, {len(problems)} warnings")

@@ -21,4 +21,5 @@ static int __init infra_crash_init(void)
 module_init(infra_crash_init);
 
 MODULE_DESCRIPTION("drvreg harness self-test: a deliberate fault outside drvreg");
+MODULE_AUTHOR("drvreg developers <drvreg@example.org>");
 MODULE_LICENSE("GPL");
