@@ -62,11 +62,9 @@ EOF
 ln -s "$(realpath "$tree")" "$tmp/mydrv/drvreg"
 echo "own-driver: $files files from $guide in $tmp/mydrv: $(cd "$tmp/mydrv" && ls -I drvreg | tr '\n' ' ')"
 
-# 2. Build with the guide's Makefile (LLVM= for a gcc-built kernel, as the guide says).
-llvm=1
-grep -qx 'CONFIG_CC_IS_CLANG=y' "$kdir/.config" || llvm=
+# 2. Build with the guide's Makefile as it is: it picks LLVM= from the kernel's .config.
 build=fail warnings=0 guest=skipped
-echo "own-driver: make KDIR=$kdir LLVM=$llvm (the guide's Makefile)"
+echo "own-driver: make KDIR=$kdir (the guide's Makefile)"
 if [ -f "$kdir/.drvreg-chroot" ]; then
 	# Debian's own kernel: its modules are built in its chroot (scripts/debian.sh).
 	run=("$DRVREG_ROOT/scripts/debian.sh" "$(cat "$kdir/.drvreg-chroot")" run -b "$tmp" -b "$(realpath "$tree")" -b "$DRVREG_ROOT" make)
@@ -75,7 +73,7 @@ else
 fi
 if (
 	cd "$tmp/mydrv" && { [ ! -f "$kdir/.drvreg-env" ] || export "$(cat "$kdir/.drvreg-env")"; } &&
-		"${run[@]}" -C "$tmp/mydrv" KDIR="$kdir" LLVM="$llvm"
+		"${run[@]}" -C "$tmp/mydrv" KDIR="$kdir"
 ) >"$tmp/build.log" 2>&1 && [ -f "$tmp/mydrv/mydrv_rs.ko" ] && [ -f "$tmp/mydrv/mydrv_c.ko" ]; then
 	build=ok
 fi
