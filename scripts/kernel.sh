@@ -13,8 +13,10 @@
 #
 # Builds are cached outside the work tree under $DRVREG_CACHE (default
 # ${XDG_CACHE_HOME:-$HOME/.cache}/drvreg), keyed by the source package version, the
-# fragments' content and the toolchain versions, so a warm run never rebuilds and editing
-# one fragment rebuilds only the kernels that use it. A build that fails or is
+# fragments' settings (their lines without comments and blank lines: "# CONFIG_X is not
+# set" counts, a comment does not) and the toolchain versions, so a warm run never
+# rebuilds, editing one fragment's settings rebuilds only the kernels that use it, and
+# editing a comment rebuilds none. A build that fails or is
 # interrupted is removed: the cache only holds finished kernels. The kbuild arguments
 # modules must be built with are saved in <dir>/.drvreg-kmake.
 # Progress goes to stderr (every 30 s, with the build's progress); the only line on
@@ -67,7 +69,8 @@ src=$(drvreg_ksrc "$TARBALL" "$PKG" "$kver") || exit 2
 
 key=$({
 	echo "$kver"
-	cat $frags
+	# shellcheck disable=SC2086
+	sed -e '/^# CONFIG_[A-Z0-9_]* is not set$/b' -e '/^[[:space:]]*#/d' -e '/^[[:space:]]*$/d' $frags
 	"$RUSTC" --version
 	"clang${llvm#1}" --version | head -1 # (LIBCLANG_PATH follows from it)
 	bindgen --version
