@@ -856,9 +856,13 @@ impl<'a> DriverPin<'a> {
         self.rec().entry
     }
 
+    /// Counts a call of one of the driver's callbacks (`drivers/<name>/calls`).
+    fn called(&self) {
+        self.rec().calls.fetch_add(1, Relaxed);
+    }
+
     fn ops(&self) -> &abi::DrvregOps {
         let rec = self.rec();
-        rec.calls.fetch_add(1, Relaxed);
         // SAFETY: By the type invariants the owner module cannot finish unloading (a module
         // reference, or a pin its exit waits for), so its memory, where the descriptor
         // lives, is not freed; the pin keeps the registration.
@@ -872,9 +876,12 @@ impl<'a> DriverPin<'a> {
     /// Calls the driver's `open`.
     pub fn open(&self) -> Result {
         match self.ops().open {
-            // SAFETY: The driver is registered and its module kept (see `ops`); the
-            // callback gets its own descriptor, as the ABI says.
-            Some(open) => kernel::error::to_result(unsafe { open(self.entry()) }),
+            Some(open) => {
+                self.called();
+                // SAFETY: The driver is registered and its module kept (see `ops`); the
+                // callback gets its own descriptor, as the ABI says.
+                kernel::error::to_result(unsafe { open(self.entry()) })
+            }
             None => Ok(()),
         }
     }
@@ -882,6 +889,7 @@ impl<'a> DriverPin<'a> {
     /// Calls the driver's `release`.
     pub fn release(&self) {
         if let Some(release) = self.ops().release {
+            self.called();
             // SAFETY: The driver is registered and its module kept (see `ops`); the
             // callback gets its own descriptor, as the ABI says.
             unsafe { release(self.entry()) };
@@ -896,6 +904,7 @@ impl<'a> DriverPin<'a> {
         if buf.is_empty() {
             return Ok(0);
         }
+        self.called();
         // SAFETY: The driver is registered and its module kept (see `ops`); the callback
         // gets its own descriptor and `buf`, valid for `buf.len()` bytes of writes.
         let ret = unsafe { show(self.entry(), buf.as_mut_ptr().cast(), buf.len()) };
