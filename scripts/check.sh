@@ -17,8 +17,8 @@
 #   ksft        boot the guest running /kselftest/run_kselftest.sh and read its KTAP
 #               results: every test program in the lane's first lookup mode, then the
 #               mode-dependent suites (registry, stress) in each further one ('modes'
-#               column; all: every safe mode the core lists; kmod: locked with kmod's
-#               module tools, as a real host would run them)
+#               column; all: every safe mode the core lists; kmod: every program in
+#               locked mode with kmod's module tools and bash, as a real host runs them)
 #   fuzz, failslab  the kselftests' METRIC lines (a missing line fails)
 #   kunit       the core's KUnit suites in a guest (the kselftest drvreg_kunit.sh alone:
 #               each case a result, and its METRIC line)
@@ -166,8 +166,10 @@ mkdir -p "$clog"
 
 # The guest command for the modes MODES ('all': the safe modes the core lists): run the
 # kselftests live on the console, every program in the first mode, the mode-dependent
-# suites (mode_tests) in each further one (DRVREG_MODE=<mode>; kmod: DRVREG_MODE=locked
-# DRVREG_TOOLS=kmod), each mode announced as 'DRVREG-MODE: <mode>', then print all the
+# suites (mode_tests) in each further one (DRVREG_MODE=<mode>), each mode announced as
+# 'DRVREG-MODE: <mode>'. kmod is the pass a host would run: every program again, in locked
+# mode (DRVREG_TOOLS=kmod: kmod's tools), with bash as /bin/sh; the fuzz, the longest
+# program, runs in that pass only (DRVREG_FUZZ=skip in the others). Then print all the
 # results once more, each line prefixed with 'DRVREG-KTAP[<mode>]: ', with the console
 # quiet, so kernel messages cannot tear a result line.
 ksft_args=""
@@ -190,11 +192,20 @@ for m in $1; do
 	modes="\$modes \$m"
 done
 which="$first"
+case " \$modes " in *" kmod "*) once="DRVREG_FUZZ=skip" ;; *) once="" ;; esac
 for m in \$modes; do
-	env="DRVREG_MODE=\$m"
-	[ "\$m" != kmod ] || env="DRVREG_MODE=locked DRVREG_TOOLS=kmod"
+	env="DRVREG_MODE=\$m \$once"
+	run="\$which"
+	if [ "\$m" = kmod ]; then
+		# As a host runs them: every program, kmod's tools, bash as /bin/sh.
+		[ -x /bin/bash ] || { echo 'no /bin/bash in the guest for the kmod pass'; exit 1; }
+		env="DRVREG_MODE=locked DRVREG_TOOLS=kmod"
+		run="$first"
+		ln -sf bash /bin/sh
+	fi
 	echo "DRVREG-MODE: \$m"
-	env \$env /kselftest/run_kselftest.sh $ksft_args\$which 2>&1 | tee /tmp/ksft.\$m.out
+	env \$env /kselftest/run_kselftest.sh $ksft_args\$run 2>&1 | tee /tmp/ksft.\$m.out
+	[ "\$m" != kmod ] || ln -sf busybox /bin/sh
 	which="$which"
 done
 echo 1 >/proc/sys/kernel/printk

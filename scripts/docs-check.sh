@@ -10,7 +10,9 @@
 #    Documentation/ABI/README (What:, Date:, KernelVersion:, Contact:, Description:,
 #    Users:), no What: is documented twice, and the sysfs files rust/attrs.rs creates
 #    (its attribute groups, under the directory each group's doc comment names) are
-#    exactly the files the ABI documents under /sys/kernel/drvreg/.
+#    exactly the files the ABI documents under /sys/kernel/drvreg/. Also the facts
+#    stated in several files: every Contact: and module author is MAINTAINERS's M: line,
+#    and CHANGELOG.md's newest entry is include/drvreg.h's DRVREG_VERSION.
 # 2. get_abi.pl: the kernel's own ABI tool, from Debian's linux-source-6.12 (unpacked
 #    once by drvreg_ksrc, scripts/lib.sh): 'validate', which the kernel's
 #    Documentation/Makefile runs before every docs build, then 'rest', which turns the ABI
@@ -161,6 +163,11 @@ else:
                 warn(path, f"author '{a}' is not MAINTAINERS's M: {contact}")
     if not authors:
         warn("rust/api/compat.rs", "no module author found")
+# The version: DRVREG_VERSION of include/drvreg.h is CHANGELOG.md's newest entry.
+hv = re.search(r'^#define DRVREG_VERSION "([^"]+)"', open("include/drvreg.h", encoding="utf-8").read(), re.M)
+cv = re.search(r"^## (\S+)", open("CHANGELOG.md", encoding="utf-8").read(), re.M)
+if not hv or not cv or hv.group(1) != cv.group(1):
+    warn("CHANGELOG.md", f"its newest entry ({cv and cv.group(1)}) is not DRVREG_VERSION of include/drvreg.h ({hv and hv.group(1)})")
 for p in problems:
     print("abi-lint: warning:", p)
 print(f"abi-lint: {len(seen)} What: entries, {len(code)} files in rust/attrs.rs, {len(problems)} warnings")
