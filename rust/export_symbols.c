@@ -16,14 +16,7 @@
 #include <linux/module.h>
 #include <linux/printk.h>
 #include "../include/drvreg.h"
-
-/*
- * The Rust implementations (exports.rs), called once the module is checked; they check
- * the ABI version.
- */
-int drvreg_core_register(struct drvreg_driver *drv, struct module *owner, unsigned int abi);
-int drvreg_core_get(const char *name, struct module *caller, unsigned int abi,
-		    struct drvreg_pin *pin);
+#include "exports.h"
 
 /*
  * Whether @ip, the return address of a call into the core, lies in @mod. @mod is live
@@ -44,6 +37,7 @@ int __drvreg_register(struct drvreg_driver *drv, struct module *owner, unsigned 
 		return -EINVAL;
 	return drvreg_core_register(drv, owner, abi);
 }
+EXPORT_SYMBOL_GPL(__drvreg_register);
 
 int __drvreg_get(const char *name, struct module *caller, unsigned int abi,
 		 struct drvreg_pin *pin)
@@ -52,14 +46,14 @@ int __drvreg_get(const char *name, struct module *caller, unsigned int abi,
 		return -EINVAL;
 	return drvreg_core_get(name, caller, abi, pin);
 }
-
-EXPORT_SYMBOL_GPL(__drvreg_register);
-EXPORT_SYMBOL_GPL(drvreg_unregister);
 EXPORT_SYMBOL_GPL(__drvreg_get);
-EXPORT_SYMBOL_GPL(drvreg_put);
-EXPORT_SYMBOL_GPL(drvreg_pin_open);
-EXPORT_SYMBOL_GPL(drvreg_pin_release);
-EXPORT_SYMBOL_GPL(drvreg_pin_show);
+
+/* The functions written in Rust (exports.rs), declared by drvreg.h. */
+DRVREG_EXPORT_RUST(drvreg_unregister);
+DRVREG_EXPORT_RUST(drvreg_put);
+DRVREG_EXPORT_RUST(drvreg_pin_open);
+DRVREG_EXPORT_RUST(drvreg_pin_release);
+DRVREG_EXPORT_RUST(drvreg_pin_show);
 
 /* The module's version, for modinfo (the Rust module! macro has no version key). */
 MODULE_VERSION(DRVREG_VERSION);

@@ -44,6 +44,7 @@ atomic_long_t *drvreg_pcpu_pin(atomic_long_t __percpu *p)
 	atomic_long_t *c = raw_cpu_ptr(p);
 
 	atomic_long_inc(c);
+	/* The increment before the read of "dying": twostage-pin.litmus. */
 	smp_mb__after_atomic();
 	return c;
 }
@@ -56,8 +57,10 @@ atomic_long_t *drvreg_pcpu_pin(atomic_long_t __percpu *p)
  */
 void drvreg_pcpu_unpin(atomic_long_t *c)
 {
+	/* The driver's accesses before the decrement: twostage-teardown.litmus. */
 	smp_mb__before_atomic();
 	atomic_long_dec(c);
+	/* The decrement before the read of "dying": twostage-wake.litmus. */
 	smp_mb__after_atomic();
 }
 
@@ -86,9 +89,11 @@ long drvreg_pcpu_sum(atomic_long_t __percpu *p)
 	long sum = 0;
 	int cpu;
 
+	/* The "dying" store before the reads: twostage-pin.litmus, twostage-wake.litmus. */
 	smp_mb();
 	for_each_possible_cpu(cpu)
 		sum += atomic_long_read(per_cpu_ptr(p, cpu));
+	/* The reads before the teardown: twostage-teardown.litmus. */
 	smp_mb();
 	return sum;
 }

@@ -255,11 +255,11 @@ static int unregister_async_set(const char *val, const struct kernel_param *kp)
 	if (i >= MAX_DRIVERS)
 		return -ENOENT;
 	mutex_lock(&sample_lock);
-	if (!samples[i].live)
+	if (!samples[i].live) {
 		ret = -ENOENT;
-	else if (work_busy(&async_work))
+	} else if (work_busy(&async_work)) {
 		ret = -EBUSY;
-	else {
+	} else {
 		WRITE_ONCE(async_index, i);
 		queue_work(system_unbound_wq, &async_work);
 	}

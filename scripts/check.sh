@@ -7,8 +7,9 @@
 # (RUSTFLAGS_MODULE=-Dwarnings W=1 KCFLAGS=-Werror) in out/<lane>/src, then the lane's
 # steps from its 'check' column, each a function below (step_<name>):
 #   lint        (once, on the first lane that has it) rustfmt --check over rust/ and
-#               samples/, the import graph of rust/ (scripts/imports.sh: no cycle), the
-#               docs render check (scripts/docs-check.sh: METRIC docs), the litmus tests
+#               samples/, checkpatch --strict over every C file, the import graph of
+#               rust/ (scripts/imports.sh: no cycle), the docs check
+#               (scripts/docs-check.sh: METRIC docs), the litmus tests
 #               (scripts/litmus.sh: METRIC litmus), the quick harness
 #               self-test (scripts/harness/selftest.sh: exit status, a drvreg oops, an
 #               infrastructure crash retried), the bench scripts' and make numbers'
@@ -277,6 +278,18 @@ step_lint() {
 		head -60 "$clog/rustfmt.log" | sed 's/^/#   /'
 	fi
 
+	# --- checkpatch: every C file, as a kernel reviewer runs it -------------------------
+	mapfile -t cfiles < <(cd "$DRVREG_PROJECT" && find include rust samples scripts/harness selftests \
+		-name '*.[ch]' 2>/dev/null | sort)
+	if (cd "$DRVREG_PROJECT" && perl "$ksrc/scripts/checkpatch.pl" --no-tree --strict --terse \
+		--show-types -f "${cfiles[@]}") >"$clog/checkpatch.log" 2>&1 &&
+		! grep -qE ': (WARNING|ERROR|CHECK):' "$clog/checkpatch.log"; then
+		res ok "$kname" "checkpatch --strict: ${#cfiles[@]} C files, no error, warning or check"
+	else
+		res fail "$kname" "checkpatch --strict: problems in the C files ($ksrc/scripts/checkpatch.pl)"
+		grep -E ': (WARNING|ERROR|CHECK):' "$clog/checkpatch.log" | head -40 | sed 's/^/#   /'
+	fi
+
 	# --- import graph -------------------------------------------------------------------
 	if out=$("$DRVREG_ROOT/scripts/imports.sh" 2>&1); then
 		res ok "$kname" "imports: ${out#rust/: }"
@@ -286,7 +299,7 @@ step_lint() {
 	fi
 
 	# --- docs: the ABI file and every Documentation/*.rst through the kernel's tools ----
-	note "[$kname] docs render check (scripts/docs-check.sh: get_abi.pl, Sphinx -W)..."
+	note "[$kname] docs check (scripts/docs-check.sh: ABI, kernel-doc, Sphinx -W, rustdoc, errors.rst)..."
 	"$DRVREG_ROOT/scripts/docs-check.sh" >"$clog/docs.log" 2>&1
 	metric "$kname" "$(grep -a '^# METRIC docs ' "$clog/docs.log" | tail -n 1)" docs
 	grep -qa '^# METRIC docs .* verdict=PASS' "$clog/docs.log" ||

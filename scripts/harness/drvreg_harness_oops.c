@@ -10,6 +10,7 @@
  * Never part of a normal guest image.
  */
 #include <linux/bug.h>
+#include <linux/compiler.h>
 #include <linux/module.h>
 #include <linux/string.h>
 
@@ -19,8 +20,7 @@ MODULE_PARM_DESC(mode, "oops (NULL dereference, default), warn (WARN) or none");
 
 static int __init drvreg_harness_oops_init(void)
 {
-	/* volatile: the compiler cannot see that the pointer is NULL. */
-	int *volatile p = NULL;
+	int *p = NULL;
 
 	if (!strcmp(mode, "none"))
 		return 0;
@@ -29,6 +29,8 @@ static int __init drvreg_harness_oops_init(void)
 		return 0;
 	}
 	pr_info("drvreg_harness_oops: dereferencing NULL on purpose\n");
+	/* The compiler must not see that the pointer is NULL (lkdtm's idiom). */
+	OPTIMIZER_HIDE_VAR(p);
 	return *p;
 }
 

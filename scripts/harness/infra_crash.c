@@ -8,14 +8,16 @@
  *
  *   modprobe infra_crash      NULL pointer dereference in init (oops)
  */
+#include <linux/compiler.h>
 #include <linux/module.h>
 
 static int __init infra_crash_init(void)
 {
-	/* volatile: the compiler cannot see that the pointer is NULL. */
-	int *volatile p = NULL;
+	int *p = NULL;
 
 	pr_info("infra_crash: a fault outside drvreg, on purpose\n");
+	/* The compiler must not see that the pointer is NULL (lkdtm's idiom). */
+	OPTIMIZER_HIDE_VAR(p);
 	return *p;
 }
 module_init(infra_crash_init);

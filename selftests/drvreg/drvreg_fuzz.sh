@@ -102,8 +102,8 @@ restore() {
 	echo 0 >"$D/race_window_us"
 	echo 2 >"$D/stress/threads"
 	echo sample0 >"$D/stress/target"
-	echo N >/sys/module/drvreg_sample_c/parameters/fail_open 2>/dev/null
 	[ -d /sys/module/drvreg_sample_c ] || modprobe drvreg_sample_c
+	echo N >/sys/module/drvreg_sample_c/parameters/fail_open
 	[ -d /sys/module/drvreg_sample ] || modprobe drvreg_sample
 	[ -d "$D/drivers/sample_c1" ] || { rmmod drvreg_sample_c && modprobe drvreg_sample_c; }
 }

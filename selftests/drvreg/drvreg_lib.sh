@@ -139,10 +139,26 @@ attr_write() {
 	fi
 }
 
-# raw_write FILE VALUE ERRFILE: writes VALUE without a newline, with echo -e escapes, and
-# sets $got to OK or the errno name, with no subshell (each fork costs milliseconds under
-# TCG, and the fuzz writes thousands of times); the shell's message goes through ERRFILE.
+# raw_write FILE VALUE ERRFILE: writes VALUE without a newline, with echo -e escapes, in
+# one write(2), and sets $got to OK or the errno name, with no subshell (each fork costs
+# milliseconds under TCG, and the fuzz writes thousands of times; only a value of more
+# than one line forks, a dd); the shell's or dd's message goes through ERRFILE.
 raw_write() {
+	case "$2" in
+	*'\n'?*)
+		# More than one line: bash's echo writes its output line by line (its stdout is
+		# line-buffered), which would be several writes; dd makes it one, in any shell.
+		echo -ne "$2" >/tmp/raw_write.in
+		if dd if=/tmp/raw_write.in of="$1" bs=4096 count=1 2>"$3"; then
+			got=OK
+			return 0
+		fi
+		IFS= read -r out <"$3" || :
+		errno_name "$out"
+		got=$errno
+		return 1
+		;;
+	esac
 	if { echo -ne "$2" >"$1"; } 2>"$3"; then
 		got=OK
 		return 0
