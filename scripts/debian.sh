@@ -103,9 +103,13 @@ make_chroot() {
 	# its source unpacks (for scripts/distro.sh: $SID/source/) while the compilers from
 	# the base suite install (trixie's rustc is the one its backported kernel was built
 	# with; trixie-backports has a newer one).
+	# Each named package from SUITE, its dependencies from the base suite where they can
+	# be: '-t SUITE' would take every dependency from SUITE, and a library taken from
+	# trixie-backports (libelf1t64 0.196 there) leaves trixie's -dev package of it
+	# (libelf-dev 0.192, wanted by the compilers below) uninstallable.
 	drvreg_step "$SUITE chroot: installing the $krel headers and source from $SUITE" \
 		"$LOGS/$SUITE-install-kernel.log" run_in apt-get install -y --no-install-recommends \
-		-t "$SUITE" "linux-headers-$krel" "linux-source-$series" ||
+		"linux-headers-$krel/$SUITE" "linux-source-$series/$SUITE" ||
 		die "installing the kernel's packages in the $SUITE chroot failed"
 	mkdir -p "$SID/source.tmp"
 	tar -xf "$ROOT/usr/src/linux-source-$series.tar.xz" -C "$SID/source.tmp" \
@@ -113,8 +117,12 @@ make_chroot() {
 	local xpid=$!
 	# shellcheck disable=SC2086
 	drvreg_step "$SUITE chroot: installing $BASE's compilers (~1 min; the kernel source unpacks meanwhile)" \
-		"$LOGS/$SUITE-install.log" run_in apt-get install -y --no-install-recommends $PKGS ||
+		"$LOGS/$SUITE-install.log" run_in apt-get install -y --no-install-recommends $PKGS || {
+		# (the unpacking stops before the chroot is removed)
+		kill "$xpid" 2>/dev/null
+		wait "$xpid"
 		die "installing packages in the $SUITE chroot failed"
+	}
 	wait "$xpid" || die "could not unpack linux-source-$series.tar.xz (log: $LOGS/$SUITE-extract.log)"
 	mv "$SID/source.tmp" "$SID/source"
 	# The C compiler the kernel was built with, by the name its .config gives.
