@@ -1,22 +1,27 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The core's sysfs files, under `/sys/kernel/drvreg/`:
-//! - `mode`, `race_window_us`, `stats`, `lookup`, `call_all` ([`ROOT_GROUP`]);
-//! - `stress/{threads,target,running,iterations,hits,misses,refused,opens,errors}`
-//!   ([`STRESS_GROUP`]);
-//! - `bench/{run,result}` ([`BENCH_GROUP`]);
+//! The core's files. In sysfs, under `/sys/kernel/drvreg/`, what a user of the registry
+//! reads, one value per file (the ABI: `Documentation/ABI/testing/sysfs-kernel-drvreg`):
+//! - `mode` ([`ROOT_GROUP`]);
 //! - `drivers/<name>/{owner,state,pins,calls,status}` ([`DRIVER_GROUP`]).
 //!
+//! In debugfs, under `/sys/kernel/debug/drvreg/`, the test, stress and benchmark controls
+//! and the counters (not ABI: `Documentation/drvreg.rst`, "debugfs"):
+//! - `race_window_us`, `stats`, `lookup`, `call_all` ([`DEBUG_FILES`]);
+//! - `stress/{threads,target,running,iterations,hits,misses,refused,opens,errors}`
+//!   ([`STRESS_FILES`]);
+//! - `bench/{run,result}` ([`BENCH_FILES`]).
+//!
 //! Every callback reaches the core through [`with_core`] and fails with `ENODEV` while the
-//! core is not published. See `Documentation/ABI/testing/sysfs-kernel-drvreg`.
+//! core is not published.
 
 use crate::api::compat::{cstr_bytes, cstr_str};
-use crate::attribute_group;
 use crate::bench::Request;
 use crate::lookup::Mode;
 use crate::registry::Name;
 use crate::state::with_core;
 use crate::sys::sysfs::{parse_u32, trim_input, AttrOps, Page};
+use crate::{attribute_group, debugfs_files};
 use core::fmt::Write;
 use kernel::{c_str, prelude::*, str::CStr};
 
@@ -24,7 +29,7 @@ fn emit(out: &mut Page<'_>, args: core::fmt::Arguments<'_>) -> Result {
     out.write_fmt(args).map_err(|_| EFBIG)
 }
 
-// /sys/kernel/drvreg/{mode,race_window_us,stats,lookup}
+// /sys/kernel/drvreg/mode
 
 struct ModeAttr;
 impl AttrOps for ModeAttr {
@@ -135,9 +140,13 @@ impl AttrOps for CallAllAttr {
 
 attribute_group!(
     /// The files of `/sys/kernel/drvreg/`.
-    pub static ROOT_GROUP(None) = [ModeAttr, RaceWindowAttr, StatsAttr, LookupAttr, CallAllAttr];);
+    pub static ROOT_GROUP(None) = [ModeAttr];);
 
-// /sys/kernel/drvreg/stress/
+debugfs_files!(
+    /// The files of `/sys/kernel/debug/drvreg/`.
+    pub static DEBUG_FILES(None) = [RaceWindowAttr, StatsAttr, LookupAttr, CallAllAttr];);
+
+// /sys/kernel/debug/drvreg/stress/
 
 struct ThreadsAttr;
 impl AttrOps for ThreadsAttr {
@@ -226,14 +235,14 @@ counter_attr!(RefusedAttr, "refused", refused);
 counter_attr!(OpensAttr, "opens", opens);
 counter_attr!(ErrorsAttr, "errors", errors);
 
-attribute_group!(
-    /// The files of `/sys/kernel/drvreg/stress/`.
-    pub static STRESS_GROUP(Some(c_str!("stress"))) = [
+debugfs_files!(
+    /// The files of `/sys/kernel/debug/drvreg/stress/`.
+    pub static STRESS_FILES(Some(c_str!("stress"))) = [
     ThreadsAttr, TargetAttr, RunningAttr,
     IterationsAttr, HitsAttr, MissesAttr, RefusedAttr, OpensAttr, ErrorsAttr,
 ];);
 
-// /sys/kernel/drvreg/bench/
+// /sys/kernel/debug/drvreg/bench/
 
 struct BenchRunAttr;
 impl AttrOps for BenchRunAttr {
@@ -259,9 +268,9 @@ impl AttrOps for BenchResultAttr {
     }
 }
 
-attribute_group!(
-    /// The files of `/sys/kernel/drvreg/bench/`.
-    pub static BENCH_GROUP(Some(c_str!("bench"))) = [BenchRunAttr, BenchResultAttr];);
+debugfs_files!(
+    /// The files of `/sys/kernel/debug/drvreg/bench/`.
+    pub static BENCH_FILES(Some(c_str!("bench"))) = [BenchRunAttr, BenchResultAttr];);
 
 // /sys/kernel/drvreg/drivers/<name>/: `dir` is the driver's name.
 

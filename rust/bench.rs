@@ -3,7 +3,7 @@
 //! The lookup benchmark, in the style of `kernel/rcu/refscale.c`: what a lookup → unpin
 //! costs in each mode, measured against floors in the same boot.
 //!
-//! `/sys/kernel/drvreg/bench/run` takes `<mode> <threads> <loops> <name>...`. One kernel
+//! `/sys/kernel/debug/drvreg/bench/run` takes `<mode> <threads> <loops> <name>...`. One kernel
 //! thread per benchmark thread, bound to online CPU `i % online`, looks up
 //! `names[i % names]`: a warm-up of `loops / 10` iterations, a start barrier, then the
 //! timed loop of `loops` iterations with no shared counter and no `schedule()` inside

@@ -13,7 +13,8 @@
 //! - [`lookup`]: the lookup modes and the choice between them;
 //! - [`stress`]: kernel threads that look drivers up in a loop; [`bench`]: the benchmark;
 //! - [`name`]: driver names;
-//! - [`state`]: the core's state and its publication; [`attrs`]: its sysfs files;
+//! - [`state`]: the core's state and its publication; [`attrs`]: its sysfs and debugfs
+//!   files;
 //!   [`exports`]: its C ABI;
 //! - [`sys`]: safe abstractions over the kernel C APIs the core uses;
 //! - [`api`]: the driver-facing API, compiled into driver modules too.
@@ -34,6 +35,7 @@ pub mod stress;
 /// Safe abstractions over the kernel C APIs the core uses.
 pub mod sys {
     pub mod cpu;
+    pub mod debugfs;
     pub mod global;
     pub mod kthread;
     pub mod module_ref;
@@ -44,6 +46,7 @@ pub mod sys {
 }
 
 use state::{Core, CORE};
+use sys::debugfs::Tree;
 use sys::sysfs::{Dir, ScopedGroup};
 
 drvreg_module! {
@@ -56,8 +59,10 @@ module_param!(ALLOW_RACY: bool = false, "allow_racy");
 
 /// The module: fields drop in declaration order, after [`Drop::drop`] withdrew the state.
 struct DrvregModule {
-    /// The root, stress and bench files: removed first, waiting for running callbacks.
-    _attrs: (ScopedGroup, ScopedGroup, ScopedGroup),
+    /// `/sys/kernel/debug/drvreg/`: removed first, waiting for running callbacks.
+    _debug: Tree,
+    /// The files of `/sys/kernel/drvreg/`: removed next, waiting likewise.
+    _attrs: ScopedGroup,
     /// The core's state, published in [`CORE`] while the module lives.
     _core: Pin<KBox<Core>>,
     /// `/sys/kernel/drvreg/`; removed last, after `drivers/` (owned by the registry).
@@ -71,10 +76,14 @@ impl kernel::Module for DrvregModule {
         let core = Core::new(drivers, &attrs::DRIVER_GROUP, ALLOW_RACY.get())?;
         let core = KBox::pin_init(core, GFP_KERNEL)?;
         // Until the state is published below, the files' callbacks fail with `ENODEV`.
-        let attrs = (
-            ScopedGroup::new(&root, &attrs::ROOT_GROUP)?,
-            ScopedGroup::new(&root, &attrs::STRESS_GROUP)?,
-            ScopedGroup::new(&root, &attrs::BENCH_GROUP)?,
+        let files = ScopedGroup::new(&root, &attrs::ROOT_GROUP)?;
+        let debug = Tree::new(
+            c_str!("drvreg"),
+            &[
+                &attrs::DEBUG_FILES,
+                &attrs::STRESS_FILES,
+                &attrs::BENCH_FILES,
+            ],
         );
         // The box outlives every entry point that may see it: the files go first (waiting
         // for callbacks), then the notifier (waiting for a call) as the box drops; driver
@@ -83,7 +92,8 @@ impl kernel::Module for DrvregModule {
         unsafe { CORE.publish(&core) };
         pr_info!("loaded (allow_racy={})\n", u8::from(ALLOW_RACY.get()));
         Ok(Self {
-            _attrs: attrs,
+            _debug: debug,
+            _attrs: files,
             _core: core,
             _root: root,
         })

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Lookup modes: which lookup `/sys/kernel/drvreg/lookup`, `status`, the stress workers
+//! Lookup modes: which lookup `/sys/kernel/debug/drvreg/lookup`, `status`, the stress workers
 //! and `drvreg_get()` use.
 //!
 //! - `locked`: [`Registry::lookup_locked`], the fix (default);

@@ -14,7 +14,7 @@ use kernel::{prelude::*, sync::Arc};
 ///
 /// Fields drop in declaration order: the notifier first (unregistering waits for a running
 /// callback), then the workers (joined), then the registry (waiting for its RCU callbacks).
-/// No benchmark runs by then: runs are synchronous in a sysfs write, and the files are
+/// No benchmark runs by then: runs are synchronous in a debugfs write, and the files are
 /// removed before the core drops.
 #[pin_data]
 pub struct Core {
@@ -49,7 +49,8 @@ impl Core {
     }
 }
 
-/// The published core state, for sysfs callbacks, exported functions and the notifier.
+/// The published core state, for sysfs and debugfs callbacks, exported functions and the
+/// notifier.
 pub static CORE: Global<Core> = Global::new();
 
 /// Calls `f` with the core state, or fails with `ENODEV` if it is not published (the core

@@ -9,7 +9,7 @@
 # each thread count t, each target (same: every thread looks up many0; spread: thread i
 # looks up many<i*(N/t)>, distinct drivers when N >= t, the same one when N = 1) and each
 # lookup mode (interleaved, so that a slow patch of the host hits every mode alike) writes
-# '<mode> <t> <loops> <names...>' to /sys/kernel/drvreg/bench/run and prints the result.
+# '<mode> <t> <loops> <names...>' to /sys/kernel/debug/drvreg/bench/run and prints the result.
 # Unloading drvreg_many gives its registration and unregistration times (from dmesg);
 # 1000 drivers are also registered and unregistered once per run, for the scaling goal.
 #
@@ -38,7 +38,7 @@
 # BENCH_ROOT: a prefix for the /sys and /proc files this script writes or tests
 # (scripts/harness/bench-selftest.sh runs it on the host against a fake bench interface).
 root=${BENCH_ROOT:-}
-B=$root/sys/kernel/drvreg/bench
+B=$root/sys/kernel/debug/drvreg/bench
 # The floors (bench-only modes of bench/run), then the lookup modes as the core lists them
 # in /sys/kernel/drvreg/mode (read once the core is loaded, below).
 FLOORS="noop unsafe modref"

@@ -8,7 +8,7 @@
 #
 # Boots one guest (scripts/vm.sh) that runs scripts/bench-guest.sh: BENCH_RUNS runs, each
 # over every cell (mode x threads x drivers 1, 100, 10000 x target same/spread; modes
-# interleaved), through /sys/kernel/drvreg/bench; drvreg_many provides the drivers and
+# interleaved), through /sys/kernel/debug/drvreg/bench; drvreg_many provides the drivers and
 # its load/unload times the registration figures. Saves the console log as
 # out/bench/console-<kernel>.log, then prints the report and writes out/bench/report.txt
 # and the plots (out/bench/*.svg, with gnuplot).

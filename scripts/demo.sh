@@ -104,16 +104,17 @@ timeout_s=$((900 * $(drvreg_lane "$kernel" slow) ** 2))
 racy_cmd() {
 	cat <<GUEST
 D=/sys/kernel/drvreg
+DBG=/sys/kernel/debug/drvreg
 modprobe drvreg allow_racy=1
-echo $window > \$D/race_window_us
-echo $threads > \$D/stress/threads
-echo sample0 > \$D/stress/target
+echo $window > \$DBG/race_window_us
+echo $threads > \$DBG/stress/threads
+echo sample0 > \$DBG/stress/target
 echo racy > \$D/mode
-echo "demo: mode=\$(sed -n 's/.*\[\(.*\)\].*/\1/p' \$D/mode) window_us=\$(cat \$D/race_window_us) threads=\$(cat \$D/stress/threads) cpus=\$(grep -c ^processor /proc/cpuinfo)"
-echo 1 > \$D/stress/running
+echo "demo: mode=\$(sed -n 's/.*\[\(.*\)\].*/\1/p' \$D/mode) window_us=\$(cat \$DBG/race_window_us) threads=\$(cat \$DBG/stress/threads) cpus=\$(grep -c ^processor /proc/cpuinfo)"
+echo 1 > \$DBG/stress/running
 /kselftest/drvreg/unload_storm.sh -c $cycles -s $seconds -e 1 -S -p delay_us=$open_us
 rc=\$?
-echo 0 > \$D/stress/running
+echo 0 > \$DBG/stress/running
 exit \$rc
 GUEST
 }
@@ -124,6 +125,7 @@ GUEST
 safe_cmd() {
 	cat <<GUEST
 D=/sys/kernel/drvreg
+DBG=/sys/kernel/debug/drvreg
 rc=0
 # The safe modes, as the core lists them when loaded without allow_racy=1.
 modes=\$(modprobe drvreg && tr -d '[]' <\$D/mode && rmmod drvreg) || exit 1
@@ -131,16 +133,16 @@ echo "demo: modes \$modes"
 for m in \$modes; do
 	echo "demo: run \$m"
 	modprobe drvreg || rc=1
-	echo $window > \$D/race_window_us
-	echo $threads > \$D/stress/threads
-	echo sample0 > \$D/stress/target
+	echo $window > \$DBG/race_window_us
+	echo $threads > \$DBG/stress/threads
+	echo sample0 > \$DBG/stress/target
 	echo \$m > \$D/mode || rc=1
-	echo "demo: mode=\$(sed -n 's/.*\[\(.*\)\].*/\1/p' \$D/mode) window_us=\$(cat \$D/race_window_us) threads=\$(cat \$D/stress/threads) cpus=\$(grep -c ^processor /proc/cpuinfo)"
-	echo 1 > \$D/stress/running
+	echo "demo: mode=\$(sed -n 's/.*\[\(.*\)\].*/\1/p' \$D/mode) window_us=\$(cat \$DBG/race_window_us) threads=\$(cat \$DBG/stress/threads) cpus=\$(grep -c ^processor /proc/cpuinfo)"
+	echo 1 > \$DBG/stress/running
 	/kselftest/drvreg/unload_storm.sh -c $safe_cycles -s $seconds -e 100 -S -p delay_us=$open_us || rc=1
-	echo 0 > \$D/stress/running
-	sed "s/^/demo: \$m stat /" \$D/stats
-	sed -n "s/^/demo: \$m stress /p" \$D/stress/iterations
+	echo 0 > \$DBG/stress/running
+	sed "s/^/demo: \$m stat /" \$DBG/stats
+	sed -n "s/^/demo: \$m stress /p" \$DBG/stress/iterations
 	rmmod drvreg_sample 2>/dev/null
 	rmmod drvreg || { echo "demo: \$m: the core would not unload"; rc=1; }
 done

@@ -87,6 +87,7 @@ if [ "$build" = ok ]; then
 		cat <<'EOF'
 set -e
 D=/sys/kernel/drvreg
+DBG=/sys/kernel/debug/drvreg
 step() { echo "own-driver: guest: $*"; }
 step modprobe drvreg; modprobe drvreg
 step insmod mydrv_rs.ko; insmod /mnt/share/mydrv_rs.ko
@@ -96,7 +97,7 @@ dmesg | grep -q 'mydrv_c: mydrv_rs says: hello from Rust opens 0'
 step "mydrv_c status: $(tr '\n' ' ' <$D/drivers/mydrv_c/status)"
 grep -qx 'hello from C' $D/drivers/mydrv_c/status
 [ "$(cat $D/drivers/mydrv_rs/owner)" = mydrv_rs ] && [ "$(cat $D/drivers/mydrv_c/owner)" = mydrv_c ]
-step "echo mydrv_rs > lookup"; echo mydrv_rs >$D/lookup
+step "echo mydrv_rs > lookup"; echo mydrv_rs >$DBG/lookup
 step "mydrv_rs status: $(tr '\n' ' ' <$D/drivers/mydrv_rs/status)"
 grep -qx 'opens 1' $D/drivers/mydrv_rs/status
 step rmmod mydrv_c mydrv_rs; rmmod mydrv_c mydrv_rs

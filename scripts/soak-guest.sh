@@ -11,9 +11,9 @@
 # drvreg_sample, drvreg_sample_c (count=2) and drvreg_client (target=sample_c1) when not
 # loaded, reads every per-driver file (so each is read before its driver goes), then tries
 # rmmod once on each of client, sample and sample_c:
-#   unloads  rmmod succeeded;   busy  rmmod refused because a lookup held a pin (EAGAIN,
-#   kmod's "is in use");        errors  anything else that failed (a load, an rmmod with
-#   another error, a worker's error counter).
+#   unloads  rmmod succeeded;   busy  rmmod refused because a lookup held a pin, or for drvreg
+#   an open debugfs file (EAGAIN, kmod's "is in use"); errors  anything else that failed (a load, an
+#   rmmod with another error, a worker's error counter).
 # Core phase (CORE_CYCLES cycles): load the core and drvreg_sample, start 16 workers, a
 # writer (mode, race_window_us) and a reader (stats), then rmmod the sample and the core
 # while they run.
@@ -26,6 +26,7 @@
 #               pins_left=N workers_left=N modules_left=N leaks=N|na
 # (one line). Exits 0 when it got that far.
 D=/sys/kernel/drvreg
+DBG=/sys/kernel/debug/drvreg
 cycles=100 threads=4 core_cycles=0 mode=locked every=100
 while getopts c:t:k:m:e: opt; do
 	case $opt in
@@ -42,7 +43,7 @@ for n in "$cycles" "$threads" "$core_cycles" "$every"; do
 done
 
 loads=0 unloads=0 busy=0 errors=0 refused=0
-stat() { sed -n "s/^$1 //p" "$D/stats"; }
+stat() { sed -n "s/^$1 //p" "$DBG/stats"; }
 loaded() { [ -d "/sys/module/$1" ]; }
 
 # load MODULE [PARAMS]
@@ -75,11 +76,11 @@ extra=""
 modprobe drvreg $extra || { echo "soak: cannot load drvreg"; exit 1; }
 echo "$mode" >"$D/mode" || { echo "soak: cannot select mode $mode"; exit 1; }
 refused0=$(stat refused)
-echo "$threads" >"$D/stress/threads"
-echo sample0 >"$D/stress/target"
-echo 1 >"$D/stress/running"
+echo "$threads" >"$DBG/stress/threads"
+echo sample0 >"$DBG/stress/target"
+echo 1 >"$DBG/stress/running"
 
-( while :; do echo sample_c0 >"$D/lookup"; usleep 2000; done ) 2>/dev/null &
+( while :; do echo sample_c0 >"$DBG/lookup"; usleep 2000; done ) 2>/dev/null &
 pinner=$!
 reader=""
 if id nobody >/dev/null 2>&1; then
@@ -105,8 +106,8 @@ done
 
 kill "$pinner" $reader 2>/dev/null
 wait 2>/dev/null
-echo 0 >"$D/stress/running"
-werr=$(cat "$D/stress/errors")
+echo 0 >"$DBG/stress/running"
+werr=$(cat "$DBG/stress/errors")
 [ "$werr" = 0 ] || { errors=$((errors + werr)); echo "soak: the stress workers counted $werr errors"; }
 refused=$(($(stat refused) - refused0))
 pins_left=$(stat pins)
@@ -127,25 +128,38 @@ while [ $i -lt "$core_cycles" ]; do
 	if ! modprobe drvreg; then errors=$((errors + 1)); continue; fi
 	loads=$((loads + 1))
 	load drvreg_sample
-	echo 16 >"$D/stress/threads"
-	echo 1 >"$D/stress/running"
+	echo 16 >"$DBG/stress/threads"
+	echo 1 >"$DBG/stress/running"
 	( while :; do
 		for v in $(tr -d '[]' <"$D/mode"); do echo $v >"$D/mode"; done
-		echo $((i % 3)) >"$D/race_window_us"
+		echo $((i % 3)) >"$DBG/race_window_us"
 	done ) 2>/dev/null &
 	writer=$!
-	( while :; do cat "$D/stats" >/dev/null; done ) 2>/dev/null &
+	( while :; do cat "$DBG/stats" >/dev/null; done ) 2>/dev/null &
 	creader=$!
 	n=0
 	while loaded drvreg_sample && [ $n -lt 200 ]; do
 		unload drvreg_sample
 		n=$((n + 1))
 	done
-	if rmmod drvreg 2>/tmp/soak.err; then
-		unloads=$((unloads + 1))
-	else
+	# With its readers and writers still at work: an open debugfs file holds a reference
+	# on drvreg.ko (EAGAIN, counted as busy, retried); one opened once the exit has begun
+	# fails with ENXIO, and a read or write of a file the exit removed fails with EIO.
+	t=0
+	until rmmod drvreg 2>/tmp/soak.err; do
+		t=$((t + 1))
+		case "$(cat /tmp/soak.err)" in
+		*"temporarily unavailable"* | *"in use"* | *"busy"*) busy=$((busy + 1)) ;;
+		*) t=100 ;;
+		esac
+		[ $t -lt 100 ] || break
+		usleep 1000
+	done
+	if loaded drvreg; then
 		errors=$((errors + 1))
 		echo "soak: rmmod drvreg with workers running: $(cat /tmp/soak.err)"
+	else
+		unloads=$((unloads + 1))
 	fi
 	kill "$writer" "$creader" 2>/dev/null
 	wait 2>/dev/null

@@ -162,7 +162,7 @@ if [ -z "$check" ]; then
 	[ -n "${KDIR:-}" ] || window=$(drvreg_lane "$kernel" demo | cut -d: -f1)
 	say "soak control on the $kernel kernel: racy mode, $window us window, must splat (log: $log)"
 	set +e
-	SHARE="$run/share" CMD="modprobe drvreg allow_racy=1 && echo $window >/sys/kernel/drvreg/race_window_us && sh /mnt/share/soak-guest.sh -c 2000 -t 2 -m racy -e 100" \
+	SHARE="$run/share" CMD="modprobe drvreg allow_racy=1 && echo $window >/sys/kernel/debug/drvreg/race_window_us && sh /mnt/share/soak-guest.sh -c 2000 -t 2 -m racy -e 100" \
 		KERNEL=$kernel VM_LOG="$log" VM_TIMEOUT=1800 VM_EXPECT_SPLAT=1 \
 		VM_APPEND="rcupdate.rcu_expedited=1 ${VM_APPEND:-}" "$DRVREG_ROOT/scripts/vm.sh" >/dev/null 2>&1
 	crc=$?

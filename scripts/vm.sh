@@ -4,7 +4,7 @@
 # Boot a drvreg guest under QEMU (TCG) with this project's modules and kselftests, run
 # a command in it as root and exit with that command's status.
 #
-#   CMD='modprobe drvreg && cat /sys/kernel/drvreg/stats' scripts/vm.sh
+#   CMD='modprobe drvreg && cat /sys/kernel/debug/drvreg/stats' scripts/vm.sh
 #   VM_SHELL=1 scripts/vm.sh              interactive shell on the console (make vm-shell)
 #
 # Environment (all optional but CMD):

@@ -132,7 +132,17 @@ impl core::fmt::Write for Page<'_> {
     }
 }
 
-impl Page<'_> {
+impl<'a> Page<'a> {
+    /// A writer over `buf`, empty; the last byte stays free for a terminating NUL.
+    pub fn new(buf: &'a mut [u8]) -> Self {
+        Self { buf, len: 0 }
+    }
+
+    /// The number of bytes written.
+    pub fn written(&self) -> usize {
+        self.len
+    }
+
     /// The unused part of the page, for callbacks that format into a byte buffer.
     pub fn spare(&mut self) -> &mut [u8] {
         let len = self.len;
@@ -224,9 +234,9 @@ impl Attr {
         // SAFETY: sysfs passes a zeroed page of PAGE_SIZE bytes that nothing else uses
         // during the call.
         let buf = unsafe { core::slice::from_raw_parts_mut(buf.cast::<u8>(), PAGE_SIZE) };
-        let mut page = Page { buf, len: 0 };
+        let mut page = Page::new(buf);
         match A::show(dir, &mut page) {
-            Ok(()) => page.len as isize,
+            Ok(()) => page.written() as isize,
             Err(e) => e.to_errno() as isize,
         }
     }

@@ -52,8 +52,8 @@ result "$rc" "bench-report.py --self-test ($(tail -n 1 "$tmp/report-selftest.out
 # fake_setup DIR: the fake /sys, /proc and tools under DIR.
 fake_setup() {
 	local d=$1
-	mkdir -p "$d/sys/kernel/drvreg/bench" "$d/sys/module" "$d/proc/sys/kernel" "$d/tmp"
-	mkfifo "$d/sys/kernel/drvreg/bench/run" "$d/sys/kernel/drvreg/bench/result"
+	mkdir -p "$d/sys/kernel/drvreg" "$d/sys/kernel/debug/drvreg/bench" "$d/sys/module" "$d/proc/sys/kernel" "$d/tmp"
+	mkfifo "$d/sys/kernel/debug/drvreg/bench/run" "$d/sys/kernel/debug/drvreg/bench/result"
 	echo "7 4 1 7" >"$d/proc/sys/kernel/printk"
 	echo "[locked] rcu twostage" >"$d/sys/kernel/drvreg/mode"
 	: >"$d/dmesg"
@@ -80,7 +80,7 @@ EOF
 # 2-thread throughput gain by mode, locked slower with more drivers. BREAK='MODE T': that
 # cell is answered with noop's result (a stale or wrong result line).
 fake_kernel() {
-	local d=$1 brk=${2:-} b="$1/sys/kernel/drvreg/bench" line mode t loops ns gain ops wall m
+	local d=$1 brk=${2:-} b="$1/sys/kernel/debug/drvreg/bench" line mode t loops ns gain ops wall m
 	while :; do
 		read -r line <"$b/run" || continue
 		[ "$line" != quit ] || break
@@ -122,7 +122,7 @@ guest_run() {
 		'. "$1"; shift; . "$0"' "$guest" "$d/fakes.sh" "$@" >>"$log" 2>&1
 	rc=$?
 	echo "DRVREG-VM-EXIT: $rc" >>"$log"
-	echo quit >"$d/sys/kernel/drvreg/bench/run" &
+	echo quit >"$d/sys/kernel/debug/drvreg/bench/run" &
 	wait "$fake_pid" 2>/dev/null
 	fake_pid=""
 }

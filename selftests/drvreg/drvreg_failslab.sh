@@ -55,9 +55,9 @@ state() {
 	st="$st |"
 	while read -r st_k st_v; do
 		case "$st_k" in pins | drivers | registered | unregistered | purged) st="$st $st_k=$st_v" ;; esac
-	done <"$D/stats"
-	read -r st_r <"$D/stress/running"
-	read -r st_i <"$D/stress/iterations"
+	done <"$DBG/stats"
+	read -r st_r <"$DBG/stress/running"
+	read -r st_i <"$DBG/stress/iterations"
 	for st_c in /proc/[0-9]*/comm; do
 		read -r st_n 2>/dev/null <"$st_c" || continue
 		case "$st_n" in drvreg/stress*) st_workers=$((st_workers + 1)) ;; esac
@@ -144,14 +144,14 @@ test_register_rust() { inject_load register-rust drvreg_sample; }
 test_register_c() { inject_load register-c drvreg_sample_c; }
 test_workers() {
 	modprobe drvreg_sample || fail "cannot load drvreg_sample" || return
-	echo 4 >"$D/stress/threads"
-	inject_op workers 'echo 1 >"$D/stress/running"' 'echo 0 >"$D/stress/running"'
+	echo 4 >"$DBG/stress/threads"
+	inject_op workers 'echo 1 >"$DBG/stress/running"' 'echo 0 >"$DBG/stress/running"'
 }
 test_call_all() {
 	modprobe drvreg_sample_c || fail "cannot load drvreg_sample_c" || return
-	inject_op call_all 'echo 1 >"$D/call_all"'
+	inject_op call_all 'echo 1 >"$DBG/call_all"'
 }
-test_lookup() { inject_op lookup 'echo sample0 >"$D/lookup"'; }
+test_lookup() { inject_op lookup 'echo sample0 >"$DBG/lookup"'; }
 test_status() { inject_op status 'read -r line <"$D/drivers/sample_c0/status"'; }
 
 ktap_print_header

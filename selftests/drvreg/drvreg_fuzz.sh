@@ -7,8 +7,9 @@
 # concurrent writers make 2000 random writes each while an unload storm runs.
 #
 # Writable attributes are found by their mode bits (root-writable files under
-# /sys/kernel/drvreg and drvreg's writable module parameters): each must be in the table
-# below, which follows Documentation/ABI/testing/sysfs-kernel-drvreg. The last line is
+# /sys/kernel/drvreg, /sys/kernel/debug/drvreg and drvreg's writable module parameters):
+# each must be in the table below, which follows Documentation/ABI/testing/sysfs-kernel-drvreg
+# and the debugfs section of Documentation/drvreg.rst. The last line is
 #   # METRIC fuzz writes=<n> unexpected_errno=<n> changed_on_error=<n> splats=<n> verdict=<PASS|FAIL>
 . "$(dirname "$(readlink -f "$0")")/drvreg_lib.sh"
 
@@ -51,8 +52,8 @@ allowed() {
 # (Its loop variables are its own: shell variables are global, and callers loop over f.)
 snapshot() {
 	state=""
-	for snap_f in "$D"/mode "$D"/race_window_us "$D"/stress/threads "$D"/stress/target \
-		"$D"/stress/running "$D"/bench/result /sys/module/drvreg_sample_c/parameters/late_calls \
+	for snap_f in "$D"/mode "$DBG"/race_window_us "$DBG"/stress/threads "$DBG"/stress/target \
+		"$DBG"/stress/running "$DBG"/bench/result /sys/module/drvreg_sample_c/parameters/late_calls \
 		/sys/module/drvreg_sample_c/parameters/fail_open \
 		"$D"/drivers/*/owner "$D"/drivers/*/state; do
 		[ -r "$snap_f" ] || continue
@@ -62,7 +63,7 @@ snapshot() {
 		case "$snap_l" in
 		drivers\ * | registered\ * | unregistered\ * | purged\ *) state="$state|$snap_l" ;;
 		esac
-	done <"$D/stats"
+	done <"$DBG/stats"
 }
 
 writes=0 unexpected=0 changed=0 snap=""
@@ -97,11 +98,11 @@ fuzz_write() {
 
 # A successful fuzz write may have changed a setting: put the defaults back.
 restore() {
-	echo 0 >"$D/stress/running"
+	echo 0 >"$DBG/stress/running"
 	echo locked >"$D/mode"
-	echo 0 >"$D/race_window_us"
-	echo 2 >"$D/stress/threads"
-	echo sample0 >"$D/stress/target"
+	echo 0 >"$DBG/race_window_us"
+	echo 2 >"$DBG/stress/threads"
+	echo sample0 >"$DBG/stress/target"
 	[ -d /sys/module/drvreg_sample_c ] || modprobe drvreg_sample_c
 	echo N >/sys/module/drvreg_sample_c/parameters/fail_open
 	[ -d /sys/module/drvreg_sample ] || modprobe drvreg_sample
@@ -142,7 +143,7 @@ setup() {
 
 test_writable_files_documented() {
 	setup || fail "cannot load the modules" || return
-	files=$( (find "$D" -type f -perm -200; find /sys/module/drvreg*/parameters -type f -perm -200) 2>/dev/null)
+	files=$( (find "$D" "$DBG" -type f -perm -200; find /sys/module/drvreg*/parameters -type f -perm -200) 2>/dev/null)
 	[ -n "$files" ] || fail "no writable attribute found" || return
 	for f in $files; do
 		[ "$(allowed "$f")" != UNKNOWN ] || fail "$f is writable but not in the fuzz table (nor, then, documented?)" || return
@@ -151,7 +152,7 @@ test_writable_files_documented() {
 }
 
 test_root_writing_readonly_gets_eacces() {
-	for f in "$D/stats" "$D/stress/iterations" "$D/bench/result" "$D/drivers/sample0/pins"; do
+	for f in "$DBG/stats" "$DBG/stress/iterations" "$DBG/bench/result" "$D/drivers/sample0/pins"; do
 		got=$(attr_write "$f" 1)
 		[ "$got" = EACCES ] || fail "root writing $f: $got, expected EACCES" || return
 	done
@@ -205,7 +206,7 @@ test_unprivileged_writers() {
 test_concurrent_writers() {
 	restore
 	s0=$(splat_count)
-	echo 1 >"$D/stress/running"
+	echo 1 >"$DBG/stress/running"
 	"$DRVREG_TEST_DIR/unload_storm.sh" -c 100000 -s 3600 -e 100000 >/tmp/fuzz.storm 2>&1 &
 	storm=$!
 	# shellcheck disable=SC2013

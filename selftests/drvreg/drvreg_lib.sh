@@ -11,6 +11,7 @@ DRVREG_TEST_DIR=$(dirname "$(readlink -f "$0")")
 . "$DRVREG_TEST_DIR/../kselftest/ktap_helpers.sh"
 
 D=/sys/kernel/drvreg
+DBG=/sys/kernel/debug/drvreg
 KTAP_TESTNO=1
 
 # The lookup mode the suites run in (/sys/kernel/drvreg/mode), from the environment: one
@@ -181,8 +182,8 @@ expect_write() {
 	[ "$got" = "$3" ] || fail "writing '$2' to $1: got $got, expected $3"
 }
 
-# dstat NAME: a counter from /sys/kernel/drvreg/stats.
-dstat() { sed -n "s/^$1 //p" "$D/stats"; }
+# dstat NAME: a counter from /sys/kernel/debug/drvreg/stats.
+dstat() { sed -n "s/^$1 //p" "$DBG/stats"; }
 
 # The stats identity: every lookup ends as exactly one of hit, miss, refused, self-pin.
 stats_add_up() {
@@ -205,7 +206,7 @@ as_nobody() { su -s /bin/sh nobody -c "$1"; }
 
 # Unloads every drvreg module (stopping stress workers first), ignoring errors.
 drvreg_cleanup() {
-	[ -w "$D/stress/running" ] && echo 0 >"$D/stress/running" 2>/dev/null
+	[ -w "$DBG/stress/running" ] && echo 0 >"$DBG/stress/running" 2>/dev/null
 	for m in drvreg_client drvreg_sample drvreg_sample_c drvreg_failing drvreg_many drvreg; do
 		if [ -d "/sys/module/$m" ]; then
 			i=0
@@ -239,7 +240,7 @@ HOLD_US=60000000
 hold_lookup() {
 	(
 		trap : USR1
-		echo "$1" >"$D/lookup"
+		echo "$1" >"$DBG/lookup"
 	) &
 	held_pid=$!
 }
@@ -292,7 +293,7 @@ rmmod_still_waiting() {
 			echo "$1 initstate is '$st' while rmmod waits, expected going"
 			return
 		}
-		got=$(attr_write "$D/lookup" "$2")
+		got=$(attr_write "$DBG/lookup" "$2")
 		[ "$got" = ENODEV ] || [ "$got" = ENOENT ] || {
 			echo "lookup of $2 while its module is going: $got, expected ENODEV or ENOENT"
 			return

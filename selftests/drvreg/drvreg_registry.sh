@@ -15,7 +15,7 @@ test_load_core() {
 	case "$v" in kmod*) ;; *) v="not kmod's (busybox's in drvreg's guests: no --version)" ;; esac
 	msg "module tools: $v"
 	modprobe drvreg || fail "modprobe drvreg failed" || return
-	[ -d "$D/drivers" ] && [ -d "$D/stress" ] || fail "$D is incomplete" || return
+	[ -d "$D/drivers" ] && [ -d "$DBG/stress" ] || fail "$D is incomplete" || return
 	[ "$(drvreg_mode_now)" = locked ] || fail "mode is not 'locked' by default" || return
 	[ "$(dstat lookups)" = 0 ] && [ "$(dstat drivers)" = 0 ] || fail "fresh core has non-zero stats" || return
 	drvreg_set_mode
@@ -74,7 +74,7 @@ test_lookup_opens_and_releases() {
 	drv=$1
 	o=$(status_value "$drv" opens)
 	r=$(status_value "$drv" releases)
-	expect_write "$D/lookup" "$drv" OK || return
+	expect_write "$DBG/lookup" "$drv" OK || return
 	[ "$(status_value "$drv" opens)" -eq $((o + 1)) ] || fail "$drv was not opened" || return
 	[ "$(status_value "$drv" releases)" -eq $((r + 1)) ] || fail "$drv was not released" || return
 	[ "$(dstat pins)" = 0 ] || fail "a pin leaked: pins=$(dstat pins)"
@@ -174,7 +174,7 @@ test_coming_driver_refused() {
 	pid=$!
 	wait_for "[ -d $D/drivers/failing0 ]" || fail "failing0 never appeared" || return
 	state=$(cat "$D/drivers/failing0/state" 2>/dev/null)
-	got=$(attr_write "$D/lookup" failing0)
+	got=$(attr_write "$DBG/lookup" failing0)
 	kill -USR1 $pid
 	wait $pid
 	[ "$state" = coming ] || fail "failing0 state was '$state', expected coming" || return
@@ -186,14 +186,14 @@ test_coming_driver_refused() {
 # "Call every driver": each live driver is opened and released once.
 test_call_all() {
 	for d in sample0 sample1 sample_c0 sample_c1; do eval "o_$d=$(status_value $d opens)"; done
-	expect_write "$D/call_all" 1 OK || return
+	expect_write "$DBG/call_all" 1 OK || return
 	for d in sample0 sample1 sample_c0 sample_c1; do
 		eval "o=\$o_$d"
 		[ "$(status_value $d opens)" -eq $((o + 1)) ] || fail "$d was not opened once" || return
 		[ "$(status_value $d releases)" -eq "$(status_value $d opens)" ] || fail "$d not released" || return
 	done
 	[ "$(dstat pins)" = 0 ] || fail "pins left: $(dstat pins)" || return
-	expect_write "$D/call_all" 2 EINVAL
+	expect_write "$DBG/call_all" 2 EINVAL
 }
 
 # call_all calls every live driver even when some fail to open, and reports the first
@@ -203,7 +203,7 @@ test_call_all_reports_failure() {
 	for d in sample0 sample1 sample_c0 sample_c1; do eval "c_$d=$(cat "$D/drivers/$d/calls")"; done
 	o=$(status_value sample1 opens)
 	echo Y >"$p" || fail "cannot set $p" || return
-	got=$(attr_write "$D/call_all" 1)
+	got=$(attr_write "$DBG/call_all" 1)
 	echo N >"$p"
 	[ "$got" = EIO ] || fail "call_all with failing opens: $got, expected EIO" || return
 	for d in sample0 sample1 sample_c0 sample_c1; do
@@ -213,7 +213,7 @@ test_call_all_reports_failure() {
 	[ "$(status_value sample1 opens)" -eq $((o + 1)) ] || fail "sample1 was not opened" || return
 	[ "$(status_value sample1 releases)" -eq "$(status_value sample1 opens)" ] || fail "sample1 not released" || return
 	[ "$(dstat pins)" = 0 ] || fail "pins left: $(dstat pins)" || return
-	expect_write "$D/call_all" 1 OK
+	expect_write "$DBG/call_all" 1 OK
 }
 
 # Another module pins a driver through the exported ABI (drvreg_get and friends): the
@@ -272,13 +272,13 @@ test_stats_add_up() {
 test_lookup_bad_input() {
 	long=abcdefghijabcdefghijabcdefghijabcdefghij
 	lookups=$(dstat lookups)
-	expect_write "$D/lookup" "" EINVAL || return
-	expect_write "$D/lookup" "$long" EINVAL || return
-	expect_write "$D/lookup" "a/b" EINVAL || return
-	[ "$(attr_write_raw "$D/lookup" 'sam\001ple0')" = EINVAL ] || fail "non-printable name accepted" || return
-	[ "$(attr_write_raw "$D/lookup" 'sample0 x')" = EINVAL ] || fail "name with a space accepted" || return
+	expect_write "$DBG/lookup" "" EINVAL || return
+	expect_write "$DBG/lookup" "$long" EINVAL || return
+	expect_write "$DBG/lookup" "a/b" EINVAL || return
+	[ "$(attr_write_raw "$DBG/lookup" 'sam\001ple0')" = EINVAL ] || fail "non-printable name accepted" || return
+	[ "$(attr_write_raw "$DBG/lookup" 'sample0 x')" = EINVAL ] || fail "name with a space accepted" || return
 	[ "$(dstat lookups)" = "$lookups" ] || fail "malformed input was looked up" || return
-	expect_write "$D/lookup" no_such_driver ENOENT || return
+	expect_write "$DBG/lookup" no_such_driver ENOENT || return
 	[ "$(dstat lookups)" = $((lookups + 1)) ] || fail "unknown name not counted as a lookup"
 }
 
@@ -287,30 +287,36 @@ test_knobs_bad_input() {
 	expect_write "$D/mode" lockedx EINVAL || return
 	expect_write "$D/mode" racy EPERM || return
 	[ "$(drvreg_mode_now)" = "$DRVREG_MODE" ] || fail "mode changed to $(drvreg_mode_now)" || return
-	expect_write "$D/race_window_us" 17 OK || return
+	expect_write "$DBG/race_window_us" 17 OK || return
 	for v in "" -1 abc 1000001 99999999999 "1 2"; do
-		expect_write "$D/race_window_us" "$v" EINVAL || return
+		expect_write "$DBG/race_window_us" "$v" EINVAL || return
 	done
-	[ "$(cat "$D/race_window_us")" = 17 ] || fail "race_window_us changed on bad input" || return
-	expect_write "$D/race_window_us" 0 OK || return
-	for v in "" 0 17 x; do expect_write "$D/stress/threads" "$v" EINVAL || return; done
-	expect_write "$D/stress/target" "" EINVAL || return
-	expect_write "$D/stress/target" abcdefghijabcdefghijabcdefghijabcdefghij EINVAL || return
-	for v in "" 2 yes; do expect_write "$D/stress/running" "$v" EINVAL || return; done
-	[ "$(cat "$D/stress/running")" = 0 ] || fail "stress started on bad input" || return
-	[ "$(cat "$D/stress/threads")" = 2 ] && [ "$(cat "$D/stress/target")" = sample0 ] ||
+	[ "$(cat "$DBG/race_window_us")" = 17 ] || fail "race_window_us changed on bad input" || return
+	expect_write "$DBG/race_window_us" 0 OK || return
+	for v in "" 0 17 x; do expect_write "$DBG/stress/threads" "$v" EINVAL || return; done
+	expect_write "$DBG/stress/target" "" EINVAL || return
+	expect_write "$DBG/stress/target" abcdefghijabcdefghijabcdefghijabcdefghij EINVAL || return
+	for v in "" 2 yes; do expect_write "$DBG/stress/running" "$v" EINVAL || return; done
+	[ "$(cat "$DBG/stress/running")" = 0 ] || fail "stress started on bad input" || return
+	[ "$(cat "$DBG/stress/threads")" = 2 ] && [ "$(cat "$DBG/stress/target")" = sample0 ] ||
 		fail "stress settings changed on bad input"
 }
 
+# Writable files are root's (mode 0644 or 0200); debugfs (/sys/kernel/debug, mode 0700)
+# is root's altogether: another user cannot even read stats there, but reads mode.
 test_non_root_refused() {
 	have_nobody || return "$KSFT_SKIP"
-	for a in lookup mode race_window_us stress/threads stress/target stress/running; do
-		out=$(as_nobody "echo 1 > $D/$a" 2>&1) && fail "nobody could write $a" && return 1
+	knobs="$D/mode $DBG/lookup $DBG/race_window_us $DBG/stress/threads $DBG/stress/target $DBG/stress/running"
+	for a in $knobs; do
+		[ -e "$a" ] || fail "$a is missing" || return
+		out=$(as_nobody "echo 1 > $a" 2>&1) && fail "nobody could write $a" && return 1
 		[ "$(errno_of "$out")" = EACCES ] || fail "nobody writing $a: '$out'" || return
 	done
-	as_nobody "cat $D/stats" >/dev/null || fail "nobody cannot read stats" || return
-	for a in lookup mode race_window_us stress/threads stress/target stress/running; do
-		m=$(stat -c %a "$D/$a" 2>/dev/null || ls -l "$D/$a" | cut -c1-10)
+	as_nobody "cat $D/mode" >/dev/null || fail "nobody cannot read $D/mode" || return
+	out=$(as_nobody "cat $DBG/stats" 2>&1) && fail "nobody could read $DBG/stats" && return 1
+	[ "$(errno_of "$out")" = EACCES ] || fail "nobody reading $DBG/stats: '$out'" || return
+	for a in $knobs; do
+		m=$(stat -c %a "$a" 2>/dev/null || ls -l "$a" | cut -c1-10)
 		case "$m" in 644 | 200 | -rw-r--r-- | --w-------) ;; *) fail "$a has mode $m" || return ;; esac
 	done
 }
@@ -329,7 +335,7 @@ test_unregister_waits_for_pins() {
 	echo 0 >"$P/unregister" &
 	upid=$!
 	# Unregistering has started once a lookup no longer finds the driver.
-	wait_for "[ \"\$(attr_write $D/lookup sample_c0)\" = ENOENT ]" ||
+	wait_for "[ \"\$(attr_write $DBG/lookup sample_c0)\" = ENOENT ]" ||
 		fail "sample_c0 is still found after unregistering started" || return
 	for _ in 1 2 3 4 5; do
 		kill -0 $upid 2>/dev/null || fail "drvreg_unregister() returned while sample_c0 was pinned" || return
@@ -338,7 +344,7 @@ test_unregister_waits_for_pins() {
 	[ "$(dstat unregistered)" = "$unreg" ] || fail "counted as unregistered while pinned" || return
 	[ -d "$D/drivers/sample_c0" ] || fail "sample_c0's directory went while it was pinned" || return
 	# call_all skips a driver being unregistered (sample_c1 is still called).
-	expect_write "$D/call_all" 1 OK || return
+	expect_write "$DBG/call_all" 1 OK || return
 	rmmod drvreg_client || fail "rmmod drvreg_client" || return
 	wait $upid || fail "writing 0 to $P/unregister failed" || return
 	[ "$(dstat unregistered)" = $((unreg + 1)) ] || fail "unregistration not counted" || return
@@ -351,12 +357,12 @@ test_unregister_waits_for_pins() {
 	r=$(echo "$line" | sed -n 's/.*releases \([0-9]*\))/\1/p')
 	[ -n "$o" ] && [ "$o" -ge 1 ] && [ "$o" = "$r" ] ||
 		fail "at unregister: '$line' (expected opens = releases >= 1)" || return
-	expect_write "$D/lookup" sample_c0 ENOENT || return
-	expect_write "$D/call_all" 1 OK || return
+	expect_write "$DBG/lookup" sample_c0 ENOENT || return
+	expect_write "$DBG/call_all" 1 OK || return
 	[ "$(cat "$P/late_calls")" = 0 ] || fail "$(cat "$P/late_calls") callbacks ran after unregister returned" || return
 	[ "$(attr_write "$P/unregister" 0)" = ENOENT ] || fail "sample_c0 unregistered twice" || return
 	[ "$(attr_write "$P/unregister" x)" = EINVAL ] || fail "unregister=x accepted" || return
-	expect_write "$D/lookup" sample_c1 OK || return
+	expect_write "$DBG/lookup" sample_c1 OK || return
 	rmmod drvreg_sample_c || fail "rmmod drvreg_sample_c after a run-time unregister" || return
 	[ ! -e "$D/drivers/sample_c1" ] || fail "sample_c1 survived rmmod"
 }
@@ -376,7 +382,7 @@ test_second_unregister_waits() {
 	late=$(dmesg_count "called after drvreg_unregister() returned")
 	works=$(dmesg_count "sample_c0: unregistered from a work item")
 	expect_write "$P/unregister_async" 0 OK || return
-	wait_for "[ \"\$(attr_write $D/lookup sample_c0)\" = ENOENT ]" ||
+	wait_for "[ \"\$(attr_write $DBG/lookup sample_c0)\" = ENOENT ]" ||
 		fail "sample_c0 is still found after the work item started unregistering it" || return
 	[ "$(attr_write "$P/unregister_async" 1)" = EBUSY ] ||
 		fail "unregister_async while the work item waits: not EBUSY" || return
@@ -409,8 +415,8 @@ test_many_drivers() {
 	modprobe drvreg_many drivers=$n || fail "modprobe drvreg_many drivers=$n" || return
 	[ "$(dstat drivers)" = $((drivers + n)) ] || fail "stats say $(dstat drivers) drivers" || return
 	[ "$(ls "$D/drivers" | grep -c '^many')" = $n ] || fail "not $n many* directories" || return
-	expect_write "$D/lookup" many0 OK || return
-	expect_write "$D/lookup" many$((n - 1)) OK || return
+	expect_write "$DBG/lookup" many0 OK || return
+	expect_write "$DBG/lookup" many$((n - 1)) OK || return
 	mid=many$((n / 2 - 1))
 	[ "$(cat "$D/drivers/$mid/owner")" = drvreg_many ] || fail "$mid has the wrong owner" || return
 	rmmod drvreg_many || fail "rmmod drvreg_many" || return
@@ -426,14 +432,31 @@ test_unload_all() {
 	[ -z "$(ls "$D/drivers")" ] || fail "driver directories left: $(ls "$D/drivers")" || return
 	stats_add_up || return
 	rmmod drvreg || fail "rmmod drvreg failed" || return
-	[ ! -e "$D" ] || fail "$D left behind"
+	[ ! -e "$D" ] && [ ! -e "$DBG" ] || fail "$D or $DBG left behind"
+}
+
+# The debugfs files' file_operations have an owner (rust/debugfs.c): an open file holds a
+# reference on drvreg.ko, so rmmod drvreg is refused (EAGAIN) until it is closed, rather
+# than debugfs calling the file's release() in freed module memory after the unload.
+test_open_debugfs_file_pins_core() {
+	modprobe drvreg || fail "modprobe drvreg failed" || return
+	exec 3<"$DBG/stats"
+	out=$(rmmod drvreg 2>&1)
+	rc=$?
+	exec 3<&-
+	[ $rc != 0 ] || fail "rmmod drvreg succeeded while $DBG/stats was open" || return
+	# (kmod's rmmod reads the reference count first and says "is in use": EBUSY here)
+	e=$(errno_of "$out")
+	[ "$e" = EAGAIN ] || [ "$e" = EBUSY ] || fail "rmmod drvreg with $DBG/stats open: '$out', expected EAGAIN" || return
+	rmmod drvreg || fail "rmmod drvreg failed once the file was closed" || return
+	[ ! -e "$DBG" ] || fail "$DBG left behind"
 }
 
 drvreg_require_modules
 drvreg_check_mode
 drvreg_cleanup
 ktap_print_header
-ktap_set_plan 33
+ktap_set_plan 34
 run_test "load the core, set lookup mode $DRVREG_MODE" test_load_core
 run_test "modprobe of a driver module loads the core" test_modprobe_loads_core
 run_test "rmmod drvreg refused while a driver module is loaded" test_rmmod_core_refused
@@ -479,5 +502,6 @@ modprobe drvreg_sample && modprobe drvreg_sample_c
 run_test "rust: status after reload" test_status_through_driver sample0
 run_test "c: status after reload" test_status_through_driver sample_c0
 run_test "unload everything, nothing left" test_unload_all
+run_test "an open debugfs file keeps drvreg loaded (rmmod: EAGAIN)" test_open_debugfs_file_pins_core
 drvreg_cleanup
 ktap_finished

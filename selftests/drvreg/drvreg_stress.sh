@@ -20,7 +20,7 @@ STORM_OPEN_US=${STORM_OPEN_US:-100}
 
 # Number of stress worker threads (their comm is drvreg/stress<N>).
 workers() { cat /proc/[0-9]*/comm 2>/dev/null | grep -c '^drvreg/stress'; }
-counter() { cat "$D/stress/$1"; }
+counter() { cat "$DBG/stress/$1"; }
 # Module references held on a module (CONFIG_MODULE_UNLOAD).
 refcnt() { cat "/sys/module/$1/refcnt"; }
 
@@ -67,15 +67,15 @@ test_stress_start_stop() {
 	drvreg_cleanup
 	modprobe drvreg_sample || fail "modprobe drvreg_sample" || return
 	drvreg_set_mode || return
-	expect_write "$D/stress/threads" 3 OK || return
-	expect_write "$D/stress/target" sample0 OK || return
-	expect_write "$D/stress/running" 1 OK || return
-	[ "$(cat "$D/stress/running")" = 1 ] || fail "not running" || return
+	expect_write "$DBG/stress/threads" 3 OK || return
+	expect_write "$DBG/stress/target" sample0 OK || return
+	expect_write "$DBG/stress/running" 1 OK || return
+	[ "$(cat "$DBG/stress/running")" = 1 ] || fail "not running" || return
 	[ "$(workers)" = 3 ] || fail "$(workers) worker threads, expected 3" || return
-	expect_write "$D/stress/threads" 2 EBUSY || return
-	expect_write "$D/stress/target" other EBUSY || return
+	expect_write "$DBG/stress/threads" 2 EBUSY || return
+	expect_write "$DBG/stress/target" other EBUSY || return
 	sleep 1
-	expect_write "$D/stress/running" 0 OK || return
+	expect_write "$DBG/stress/running" 0 OK || return
 	[ "$(workers)" = 0 ] || fail "workers left after stop: $(workers)" || return
 	i=$(counter iterations) h=$(counter hits) m=$(counter misses) r=$(counter refused)
 	o=$(counter opens) e=$(counter errors)
@@ -93,11 +93,11 @@ test_stress_start_stop() {
 test_stress_restart_resets() {
 	before=$(status_value sample0 opens)
 	[ "$(counter opens)" -gt 0 ] || fail "the first run made no opens" || return
-	expect_write "$D/stress/running" 1 OK || return
-	expect_write "$D/stress/running" 1 OK || return
+	expect_write "$DBG/stress/running" 1 OK || return
+	expect_write "$DBG/stress/running" 1 OK || return
 	[ "$(workers)" = 3 ] || fail "second start changed the workers: $(workers)" || return
-	expect_write "$D/stress/running" 0 OK || return
-	expect_write "$D/stress/running" 0 OK || return
+	expect_write "$DBG/stress/running" 0 OK || return
+	expect_write "$DBG/stress/running" 0 OK || return
 	i=$(counter iterations) h=$(counter hits) m=$(counter misses) r=$(counter refused) e=$(counter errors)
 	[ "$i" -eq $((h + m + r + e)) ] || fail "counters do not add up after restart" || return
 	o=$(counter opens) since=$(($(status_value sample0 opens) - before))
@@ -147,8 +147,8 @@ test_pins_across_mode_switches() {
 # is dropped, the counters add up and no module reference is left behind.
 test_switches_under_workers() {
 	safe=$(drvreg_safe_modes)
-	expect_write "$D/race_window_us" 1000 OK || return
-	expect_write "$D/stress/running" 1 OK || return
+	expect_write "$DBG/race_window_us" 1000 OK || return
+	expect_write "$DBG/stress/running" 1 OK || return
 	n=0
 	while [ $n -lt 10 ]; do
 		for m in $safe; do
@@ -157,8 +157,8 @@ test_switches_under_workers() {
 		done
 		n=$((n + 1))
 	done
-	expect_write "$D/stress/running" 0 OK || return
-	expect_write "$D/race_window_us" 0 OK || return
+	expect_write "$DBG/stress/running" 0 OK || return
+	expect_write "$DBG/race_window_us" 0 OK || return
 	[ $n -eq 10 ] || fail "a mode switch failed in round $n" || return
 	drvreg_set_mode || return
 	i=$(counter iterations) h=$(counter hits) m=$(counter misses) r=$(counter refused)
@@ -176,12 +176,12 @@ test_switches_under_workers() {
 # its exit stops them first.
 test_core_unload_with_workers() {
 	rmmod drvreg_sample || fail "rmmod drvreg_sample" || return
-	expect_write "$D/stress/running" 1 OK || return
+	expect_write "$DBG/stress/running" 1 OK || return
 	sleep 0.5
 	[ "$(counter misses)" -gt 0 ] || fail "workers did not miss the absent target" || return
 	[ "$(workers)" = 3 ] || fail "workers not running" || return
 	rmmod drvreg || fail "rmmod drvreg with workers running failed" || return
-	[ ! -e "$D" ] || fail "$D left" || return
+	[ ! -e "$D" ] && [ ! -e "$DBG" ] || fail "$D or $DBG left" || return
 	[ "$(workers)" = 0 ] || fail "workers survived the core: $(workers)"
 }
 
@@ -196,12 +196,12 @@ test_core_unload_with_workers() {
 test_storm() {
 	drvreg_cleanup
 	drvreg_load_core || return
-	expect_write "$D/race_window_us" 2000 OK || return
-	expect_write "$D/stress/threads" 2 OK || return
-	expect_write "$D/stress/running" 1 OK || return
+	expect_write "$DBG/race_window_us" 2000 OK || return
+	expect_write "$DBG/stress/threads" 2 OK || return
+	expect_write "$DBG/stress/running" 1 OK || return
 	out=$("$STORM" -c "$STORM_CYCLES" -e "$STORM_CYCLES" -p "delay_us=$STORM_OPEN_US")
 	rc=$?
-	expect_write "$D/stress/running" 0 OK || return
+	expect_write "$DBG/stress/running" 0 OK || return
 	msg "$(echo "$out" | tail -n 1) (mode $DRVREG_MODE, open delay $STORM_OPEN_US us)"
 	msg "stress: iterations=$(counter iterations) hits=$(counter hits) misses=$(counter misses) refused=$(counter refused)"
 	[ $rc -eq 0 ] || fail "the storm had errors" || return

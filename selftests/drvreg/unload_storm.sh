@@ -45,7 +45,7 @@ loaded() { [ -d "/sys/module/$module" ]; }
 # The registry counters as ' lookups=N hits=N misses=N refused=N', with -S.
 counters() {
 	[ -n "$registry_stats" ] || return 0
-	sed -n 's/^\(lookups\|hits\|misses\|refused\) \(.*\)/ \1=\2/p' /sys/kernel/drvreg/stats | tr -d '\n'
+	sed -n 's/^\(lookups\|hits\|misses\|refused\) \(.*\)/ \1=\2/p' /sys/kernel/debug/drvreg/stats | tr -d '\n'
 }
 
 start=$(now)
