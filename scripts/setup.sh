@@ -21,8 +21,8 @@ set -euo pipefail
 profile=${1:-full}
 VM_PKGS="make python3 kmod rsync util-linux coreutils cpio xz-utils gzip file binutils
 busybox-static bash-static qemu-system-x86 debootstrap gcc libc6-dev"
-# The 6.12 lanes (base, debug) build with bookworm's clang 14; the latest lane (7.x)
-# needs clang/lld/llvm-19 and libclang 19 for bindgen. gnuplot-nox draws make bench's
+# The 6.12 lanes (base, kcsan) build with bookworm's clang 14; the 7.x lanes (debug, latest)
+# need clang/lld/llvm-19 and libclang 19 for bindgen. gnuplot-nox draws make bench's
 # plots (SVG; the build without X11 terminals).
 FULL_PKGS="linux-source-6.12 rustc-web rust-web-src rust-web-clippy rustfmt-web clang lld llvm
 clang-19 lld-19 llvm-19 libclang-19-dev libelf-dev flex bison bc libssl-dev gnuplot-nox"
