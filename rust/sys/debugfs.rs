@@ -160,10 +160,9 @@ impl Tree {
 
 impl Drop for Tree {
     fn drop(&mut self) {
-        // SAFETY: By the type invariants `root` is ours or an error pointer. Removal
-        // waits until no read or write of a file under it runs; later ones fail with
-        // EIO, and the files' `release` runs in a module that open files pin
-        // (`rust/debugfs.c`).
+        // Removal waits until no read or write of a file under it runs; later ones fail
+        // with EIO, and `release` runs in a module that open files pin (`rust/debugfs.c`).
+        // SAFETY: By the type invariants `root` is ours or an error pointer.
         unsafe { drvreg_debugfs_remove(self.root) };
     }
 }
