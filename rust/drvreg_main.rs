@@ -43,6 +43,7 @@ pub mod sys {
     pub mod rcu;
     pub mod rcu_hash;
     pub mod sysfs;
+    pub mod trace;
 }
 
 use state::{Core, CORE};

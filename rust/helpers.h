@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * C helpers of the drvreg core (helpers.c): kernel primitives that are macros or inline
- * functions in C, so that 6.12's Rust bindings cannot call them. Each has one safe Rust
- * wrapper in rust/sys/ (rcu.rs, percpu.rs, cpu.rs) whose documentation states its rules.
+ * C helpers of the drvreg core (helpers.c, trace.c): kernel primitives that are macros or
+ * inline functions in C, so that 6.12's Rust bindings cannot call them. Each has one safe
+ * Rust wrapper in rust/sys/ (rcu.rs, percpu.rs, cpu.rs, trace.rs) whose documentation
+ * states its rules.
  */
 #ifndef DRVREG_HELPERS_H
 #define DRVREG_HELPERS_H
@@ -25,5 +26,23 @@ int drvreg_online_cpu(unsigned int n);
 bool drvreg_cpu_possible(unsigned int cpu);
 
 void drvreg_might_sleep(void);
+
+/*
+ * Trace events (trace.c, drvreg_trace.h; rust/sys/trace.rs): the number of drvreg's events
+ * enabled, and one helper per event.
+ */
+extern atomic_t drvreg_trace_users;
+void drvreg_trace_lookup_start(const char *mode, size_t mode_len, const char *name,
+			       size_t name_len);
+void drvreg_trace_lookup_end(const char *mode, size_t mode_len, const char *name,
+			     size_t name_len, int err);
+void drvreg_trace_racy_window_start(const char *name, size_t name_len, unsigned long owner);
+void drvreg_trace_racy_window_end(const char *name, size_t name_len, unsigned long owner);
+void drvreg_trace_pin(const char *name, size_t name_len, bool percpu);
+void drvreg_trace_unpin(const char *name, size_t name_len, bool percpu);
+void drvreg_trace_unregister_begin(const char *name, size_t name_len, const char *module);
+void drvreg_trace_unregister_wait(const char *name, size_t name_len, const char *module);
+void drvreg_trace_unregister_end(const char *name, size_t name_len, const char *module);
+void drvreg_trace_purge(const char *name, size_t name_len, const char *module);
 
 #endif /* DRVREG_HELPERS_H */

@@ -15,6 +15,7 @@
 use crate::registry::{DriverPin, Name, Registry};
 use crate::sys::module_ref::Owner;
 use crate::sys::sysfs::{Dir, Group};
+use crate::sys::trace;
 use core::sync::atomic::{AtomicU32, AtomicU8, Ordering::Relaxed};
 use kernel::prelude::*;
 
@@ -149,17 +150,22 @@ impl Lookups {
         name: &Name,
         caller: Option<Owner>,
     ) -> Result<DriverPin<'_>> {
+        if mode == Mode::Racy && !self.allow_racy {
+            return Err(EPERM);
+        }
         let window = self.race_window_us();
         let reg = &self.registry;
+        trace::lookup_start(mode.as_str(), name.as_bytes());
         let res = match mode {
             Mode::Locked => reg.lookup_locked(name, caller, window),
             Mode::Rcu => reg.lookup_rcu(name, caller, window),
             Mode::Twostage => reg.lookup_twostage(name, caller, window),
-            Mode::Racy if !self.allow_racy => return Err(EPERM),
             // SAFETY: Not safe at all, on purpose: racy mode can only be used when the core
-            // was loaded with `allow_racy=1`, to demonstrate the 2002 crash.
+            // was loaded with `allow_racy=1` (checked above), to demonstrate the 2002 crash.
             Mode::Racy => unsafe { crate::racy::lookup(reg, name, caller, window) },
         };
+        let err = res.as_ref().err().map_or(0, |e| e.to_errno());
+        trace::lookup_end(mode.as_str(), name.as_bytes(), err);
         reg.count(&res);
         res
     }

@@ -7,14 +7,17 @@
 //! ```text
 //! drv = find_driver(name);               /* under the driver lock */
 //! /* the lock is dropped here */
-//! if (drv && !try_inc_mod_count(drv->owner))
+//! owner = drv->owner;
+//! if (owner && !try_inc_mod_count(owner))
 //!         drv = NULL;
 //! ```
 //!
-//! Between the scan and the reference, `rmmod` can run the owner's exit (which unregisters
-//! the driver: the lock is free), and the loader frees the module's memory, where the
-//! descriptor lives. The reads below then touch freed memory: an oops on an unmapped page,
-//! or a KASAN use-after-free report.
+//! Between reading the owner and taking the reference, `rmmod` can run the owner's exit
+//! (which unregisters the driver: the lock is free), and the loader frees the module's
+//! memory, where its `struct module` and the descriptor live. `try_inc_mod_count` then
+//! reads the freed `struct module`: an oops on an unmapped page, or a KASAN report. The
+//! trace events `drvreg_racy_window_start` (the owner read) and `drvreg_racy_window_end`
+//! bracket that window (`make demo` draws them against the loader's `module_free`).
 //!
 //! It runs only when `/sys/kernel/drvreg/mode` is `racy`, which the core refuses with
 //! `EPERM` unless it was loaded with `allow_racy=1`. The fix is `Registry::lookup_locked`.
@@ -23,6 +26,7 @@ use crate::api::abi::DrvregDriver;
 use crate::api::delay::sleep_us;
 use crate::registry::{edeadlk, DriverPin, Name, Registry};
 use crate::sys::module_ref::{ModuleView, Owner};
+use crate::sys::trace;
 use kernel::prelude::*;
 
 /// The racy lookup: `ENOENT`, `ENODEV` or `EDEADLK` like `Registry::lookup_locked`, or a
@@ -42,22 +46,25 @@ pub(crate) unsafe fn lookup<'a>(
     // 1. Scan the list under the driver lock, and drop the lock.
     let drv: *mut DrvregDriver = reg.find_entry(name)?;
 
-    // 2. The window Keith Owens pointed at: nothing keeps the owner from unloading now.
-    sleep_us(window_us);
-
-    // 3. Read `drv->owner`.
+    // 2. Read `drv->owner`, without the lock.
     // SAFETY: NOT upheld, on purpose (this is the 2002 bug). `drv` lives in the owner
-    // module's memory, which `rmmod` may have freed during the window: this volatile read
-    // is the first touch of freed memory after an unload.
+    // module's memory, which `rmmod` may have freed since the lock was dropped.
     let owner = unsafe { core::ptr::addr_of!((*drv).owner).read_volatile() };
+    trace::racy_window_start(name.as_bytes(), owner as usize);
+
+    // 3. The window Keith Owens pointed at: nothing keeps the owner from unloading now.
+    sleep_us(window_us);
+    trace::racy_window_end(name.as_bytes(), owner as usize);
+
     let owner = Owner::from_ptr(owner.cast()).ok_or(ENODEV)?;
     if caller == Some(owner) {
         return Err(edeadlk());
     }
 
-    // 4. try_inc_mod_count(drv->owner).
+    // 4. try_inc_mod_count(owner).
     // SAFETY: NOT upheld, on purpose: the module itself may be freed by now, and `try_get`
-    // reads its state and reference count.
+    // reads its state and reference count: the first touch of freed memory after an
+    // unload during the window.
     let module = unsafe { ModuleView::new(owner) };
     let module = module.try_get().ok_or(ENODEV)?;
 

@@ -48,6 +48,7 @@ use crate::sys::percpu::{PerCpuPins, PerCpuStat, PinCounter};
 use crate::sys::rcu::{GpState, Guard};
 use crate::sys::rcu_hash::{RcuHash, Writer};
 use crate::sys::sysfs::{Dir, Group};
+use crate::sys::trace;
 use core::ptr::NonNull;
 use core::sync::atomic::{
     AtomicU32, AtomicU64,
@@ -523,6 +524,7 @@ impl Registry {
                 cstr_str(module.name()),
                 cstr_str(name.as_cstr())
             );
+            trace::purge(name.as_bytes(), module.name());
             inner.purged += 1;
             self.unlink(inner, name);
         }
@@ -540,6 +542,10 @@ impl Registry {
         let Some(rec) = inner.find(&name).map(|s| s.rec.clone()) else {
             return;
         };
+        // SAFETY: By the type invariants the owner of a linked record stays allocated until
+        // the record is unlinked, which this function does: the view does not leave it.
+        let owner = unsafe { ModuleView::new(rec.owner) };
+        trace::unregister_begin(name.as_bytes(), owner.name());
         // Stage one. The full barrier between this and the per-CPU counters' reads is the
         // sum's own smp_mb() (`pinned`; twostage-pin.litmus); against the counted pins,
         // which change the same word, the atomic RMW alone decides (rcu-cas.litmus).
@@ -547,6 +553,7 @@ impl Registry {
         let node = self.index.remove(&mut inner.writer, name.hash(), &name);
         // Stage two.
         while rec.pinned() {
+            trace::unregister_wait(name.as_bytes(), owner.name());
             self.unpinned.wait(&mut inner);
         }
         // Only this function removes a dying slot, so it is still there.
@@ -559,6 +566,7 @@ impl Registry {
         // or the going module keeps it so); `core` is written under the lock.
         // INVARIANT: Cleared as the record is unlinked, under the lock.
         unsafe { (*rec.entry).core = core::ptr::null_mut() };
+        trace::unregister_end(name.as_bytes(), owner.name());
         if inner.slots.remove(&name).is_some() {
             inner.unregistered += 1;
             inner.drivers -= 1;
@@ -840,6 +848,7 @@ impl<'a> DriverPin<'a> {
     /// [`Hold::Module`] (whose reference is on `rec`'s owner), the counter for
     /// [`Hold::PerCpu`] (one of `rec`'s). The pin uncounts it when dropped.
     unsafe fn new(reg: &'a Registry, rec: &Record, hold: Hold) -> Self {
+        trace::pin(rec.name.as_bytes(), matches!(hold, Hold::PerCpu(_)));
         Self {
             reg,
             rec: NonNull::from(rec),
@@ -1010,6 +1019,10 @@ impl Drop for DriverPin<'_> {
         // so say it every time (process context only).
         might_sleep();
         let rec = self.rec.as_ptr();
+        trace::unpin(
+            self.rec().name.as_bytes(),
+            matches!(self.hold, Hold::PerCpu(_)),
+        );
         let wake = match &self.hold {
             Hold::Module(_) => {
                 // Release: our calls into the driver come before an unregister that sees
