@@ -335,6 +335,14 @@ step_lint() {
 		show "$clog/$kname-bench-selftest.log"
 	fi
 
+	# --- make demo's timeline self-test (synthetic traces: verdicts and the picture) ----
+	if python3 "$DRVREG_ROOT/scripts/timeline.py" --self-test >"$clog/timeline-selftest.log" 2>&1; then
+		res ok "$kname" "timeline self-test: $(grep -ac '^ok: ' "$clog/timeline-selftest.log") passed"
+	else
+		res fail "$kname" "timeline self-test"
+		grep -a '^FAIL' "$clog/timeline-selftest.log" | sed 's/^/#   /'
+	fi
+
 	# --- make numbers' self-test (synthetic logs in a temporary tree) -------------------
 	if python3 "$DRVREG_ROOT/scripts/doc-numbers.py" --self-test >"$clog/doc-numbers-selftest.log" 2>&1; then
 		res ok "$kname" "doc-numbers self-test: $(grep -ac '^ok ' "$clog/doc-numbers-selftest.log") passed"

@@ -39,6 +39,7 @@
 #                   slowly: with 2000 the racy run took up to 90 s to fault; 30000 on
 #                   debug, where KASAN and lockdep make rmmod ten times longer)
 #   DEMO_THREADS    stress workers, default 2
+#   DEMO_TRACE_KB   trace buffer per CPU, KiB, default 16; 0: no tracing, no timelines
 #   VM_CPUS         vCPUs, default 4
 # The guests boot with rcupdate.rcu_expedited=1 (both boots): module unload waits for
 # RCU grace periods, which take many milliseconds under TCG; expedited, rmmod finishes
@@ -97,24 +98,70 @@ done
 
 outdir="$DRVREG_OUT/demo"
 mkdir -p "$outdir"
+rm -f "$outdir"/timeline-*-"$kernel".svg
 timeout_s=$((900 * $(drvreg_lane "$kernel" slow) ** 2))
 
+# Tracing in the guests (scripts/timeline.py draws it): drvreg's trace events but
+# drvreg_lookup_start, and drvreg_lookup_end only for lookups that found a driver (the
+# workers' lookups of an unloaded module are fast and would flood the buffer); the module
+# loader's module_load and module_free; the kernel page faults on kernel addresses
+# (exceptions:page_fault_kernel: the racy lookup's fault itself); the storm's rmmod marks
+# (unload_storm.sh -T); the global trace clock (ordered across CPUs). The ring buffer keeps
+# the last DEMO_TRACE_KB KiB per CPU (0: no tracing): the events just before the racy
+# run's fault (ftrace_dump_on_oops prints them on the console as the oops panics the
+# guest), and those up to a safe storm's last unload, printed after it, each line prefixed
+# 'DRVREG-TRACE <mode>: '.
+trace_kb=${DEMO_TRACE_KB:-16}
+case "$trace_kb" in '' | *[!0-9]*) die "DEMO_TRACE_KB=$trace_kb is not a number" ;; esac
+trace_cmd() {
+	cat <<GUEST
+T=/sys/kernel/tracing
+trace_kb=$trace_kb
+GUEST
+	cat <<'GUEST'
+trace_on() {
+	[ "$trace_kb" -gt 0 ] || return 1
+	[ -d $T/events/drvreg ] || { echo "demo: no trace events here (tracefs or drvreg's events missing)"; return 1; }
+	echo 0 >$T/tracing_on && echo >$T/trace && echo global >$T/trace_clock &&
+		echo "$trace_kb" >$T/buffer_size_kb && echo 1 >$T/events/drvreg/enable &&
+		echo 0 >$T/events/drvreg/drvreg_lookup_start/enable &&
+		echo 'err != -2' >$T/events/drvreg/drvreg_lookup_end/filter &&
+		echo 1 >$T/events/module/module_load/enable && echo 1 >$T/events/module/module_free/enable ||
+		return 1
+	f=$T/events/exceptions/page_fault_kernel
+	[ ! -d $f ] || { echo 'address >= 0xffffffff80000000' >$f/filter && echo 1 >$f/enable; }
+	echo 1 >$T/tracing_on
+}
+# trace_dump MODE: the trace, each line prefixed 'DRVREG-TRACE MODE: '; tracing stopped.
+trace_dump() {
+	[ "$trace_kb" -gt 0 ] && [ -d $T/events/drvreg ] || return 0
+	echo 0 >$T/tracing_on
+	grep -v '^#' $T/trace | sed "s/^/DRVREG-TRACE $1: /"
+	echo 0 >$T/events/drvreg/enable
+}
+GUEST
+}
+
 # The racy guest: the core with allow_racy=1, racy mode, one storm with a progress line
-# every cycle (the last one before the fault tells how far it got).
+# every cycle (the last one before the fault tells how far it got). A fault that does not
+# panic the guest (a KASAN report) leaves the storm running: its trace is printed after.
 racy_cmd() {
+	trace_cmd
 	cat <<GUEST
 D=/sys/kernel/drvreg
 DBG=/sys/kernel/debug/drvreg
 modprobe drvreg allow_racy=1
+trace_on && echo 1 >/proc/sys/kernel/ftrace_dump_on_oops
 echo $window > \$DBG/race_window_us
 echo $threads > \$DBG/stress/threads
 echo sample0 > \$DBG/stress/target
 echo racy > \$D/mode
 echo "demo: mode=\$(sed -n 's/.*\[\(.*\)\].*/\1/p' \$D/mode) window_us=\$(cat \$DBG/race_window_us) threads=\$(cat \$DBG/stress/threads) cpus=\$(grep -c ^processor /proc/cpuinfo)"
 echo 1 > \$DBG/stress/running
-/kselftest/drvreg/unload_storm.sh -c $cycles -s $seconds -e 1 -S -p delay_us=$open_us
+/kselftest/drvreg/unload_storm.sh -c $cycles -s $seconds -e 1 -S -T -p delay_us=$open_us
 rc=\$?
 echo 0 > \$DBG/stress/running
+trace_dump racy
 exit \$rc
 GUEST
 }
@@ -123,6 +170,7 @@ GUEST
 # storm, the stats after it ('demo: <mode> stat <key> <value>'), then the core unloaded.
 # 'demo: run <mode>' starts a mode's part of the log.
 safe_cmd() {
+	trace_cmd
 	cat <<GUEST
 D=/sys/kernel/drvreg
 DBG=/sys/kernel/debug/drvreg
@@ -138,8 +186,10 @@ for m in \$modes; do
 	echo sample0 > \$DBG/stress/target
 	echo \$m > \$D/mode || rc=1
 	echo "demo: mode=\$(sed -n 's/.*\[\(.*\)\].*/\1/p' \$D/mode) window_us=\$(cat \$DBG/race_window_us) threads=\$(cat \$DBG/stress/threads) cpus=\$(grep -c ^processor /proc/cpuinfo)"
+	trace_on
 	echo 1 > \$DBG/stress/running
-	/kselftest/drvreg/unload_storm.sh -c $safe_cycles -s $seconds -e 100 -S -p delay_us=$open_us || rc=1
+	/kselftest/drvreg/unload_storm.sh -c $safe_cycles -s $seconds -e 100 -S -T -p delay_us=$open_us || rc=1
+	trace_dump \$m
 	echo 0 > \$DBG/stress/running
 	sed "s/^/demo: \$m stat /" \$DBG/stats
 	sed -n "s/^/demo: \$m stress /p" \$DBG/stress/iterations
@@ -377,6 +427,18 @@ for r in $misc_rows; do
 	if [ "$r" = misc-owner ]; then misc_verdict "$r" "$slog"; else misc_verdict "$r" "$outdir/$r-$kernel.log"; fi
 done
 
+# The timelines (scripts/timeline.py): each row's trace as an SVG, the racy row's last
+# events before the fault as text, and one METRIC line per row (its events in the order
+# the mode promises). Informational: the rows' verdicts above do not depend on them.
+timelines=$(
+	python3 "$DRVREG_ROOT/scripts/timeline.py" --log "$rlog" --mode racy --kernel "$kernel" \
+		--svg "$outdir/timeline-racy-$kernel.svg" || true
+	for m in $safe_modes; do
+		python3 "$DRVREG_ROOT/scripts/timeline.py" --log "$slog" --mode "$m" --kernel "$kernel" \
+			--svg "$outdir/timeline-$m-$kernel.svg" | grep -a '^# METRIC' || true
+	done
+)
+
 ok=1
 [ "$rverdict" = "RACE REPRODUCED" ] || ok=""
 for r in $misc_rows; do
@@ -418,15 +480,22 @@ for m in $safe_modes; do [ "${verdict[$m]}" = SAFE ] || ok=""; done
 				l="$outdir/$r-$kernel.log"
 				n=$(awk -v console=1 -f "$DRVREG_SPLAT" "$l" | grep "$(printf '\tdrvreg\t')" | head -n 1 | cut -f1)
 				echo "$r fault (first lines, full log: ${l#"$DRVREG_ROOT"/}):"
-				tail -n +"$n" "$l" | grep -aE 'BUG|Oops|RIP:|Comm:' | head -n 4 | sed 's/^/  /'
+				sed -n "$n,\$p" "$l" | grep -a -m 4 -E 'BUG|Oops|RIP:|Comm:' | sed 's/^/  /'
 				;;
 			esac
 		done
 	fi
+	echo
+	echo "$timelines"
+	pics=""
+	for m in racy $safe_modes; do
+		[ ! -f "$outdir/timeline-$m-$kernel.svg" ] || pics+=" ${outdir#"$DRVREG_ROOT"/}/timeline-$m-$kernel.svg"
+	done
+	[ -z "$pics" ] || echo "timelines:$pics"
 	if [ -n "$rfault" ]; then
 		echo
 		echo "racy fault report: in $rwhere (first lines, full log: $rlog):"
-		tail -n +"$rline" "$rlog" | head -n 15 |
+		sed -n "${rline},$((rline + 14))p" "$rlog" |
 			grep -aE "BUG|#PF|Oops|CPU:|RIP:|Read of|Write of|Call Trace|racy|lookup|stress" |
 			grep -av "\]  ? " | head -n 10 | sed 's/^/  /'
 	fi

@@ -4,7 +4,7 @@
 # Unload storm: load and unload a driver module over and over while something else (the
 # drvreg stress workers) keeps looking its drivers up.
 #
-#   unload_storm.sh [-c CYCLES] [-s SECONDS] [-m MODULE] [-p 'PARAMS'] [-e EVERY] [-S]
+#   unload_storm.sh [-c CYCLES] [-s SECONDS] [-m MODULE] [-p 'PARAMS'] [-e EVERY] [-S] [-T]
 #
 # Each cycle loads MODULE with modprobe if it is not loaded, then tries rmmod once.
 # An rmmod refused with EAGAIN/EWOULDBLOCK or EBUSY (kmod's rmmod: "is in use") is the
@@ -19,9 +19,11 @@
 # -S adds the drvreg registry counters (lookups, hits, misses, refused) to every line, so
 # the last line before a crash tells how far the run got. Progress lines start with the
 # uptime in hundredths of a second (t=N).
+# -T writes each rmmod and its outcome to the trace marker ('storm: rmmod',
+# 'storm: rmmod ok|busy|error'), where tracefs is mounted: make demo's timeline.
 # Exits 0 when there were no errors, 1 otherwise; leaves MODULE unloaded when it can.
-cycles=1000 seconds=0 module=drvreg_sample params="" every=100 registry_stats=""
-while getopts c:s:m:p:e:S opt; do
+cycles=1000 seconds=0 module=drvreg_sample params="" every=100 registry_stats="" marker=""
+while getopts c:s:m:p:e:ST opt; do
 	case $opt in
 	c) cycles=$OPTARG ;;
 	s) seconds=$OPTARG ;;
@@ -29,7 +31,8 @@ while getopts c:s:m:p:e:S opt; do
 	p) params=$OPTARG ;;
 	e) every=$OPTARG ;;
 	S) registry_stats=1 ;;
-	*) echo "usage: $0 [-c cycles] [-s seconds] [-m module] [-p params] [-e every] [-S]" >&2; exit 2 ;;
+	T) marker=/sys/kernel/tracing/trace_marker ;;
+	*) echo "usage: $0 [-c cycles] [-s seconds] [-m module] [-p params] [-e every] [-S] [-T]" >&2; exit 2 ;;
 	esac
 done
 for n in "$cycles" "$seconds" "$every"; do
@@ -46,6 +49,11 @@ loaded() { [ -d "/sys/module/$module" ]; }
 counters() {
 	[ -n "$registry_stats" ] || return 0
 	sed -n 's/^\(lookups\|hits\|misses\|refused\) \(.*\)/ \1=\2/p' /sys/kernel/debug/drvreg/stats | tr -d '\n'
+}
+
+# mark TEXT: TEXT in the trace, with -T (nothing if tracefs is not there).
+mark() {
+	[ -z "$marker" ] || [ ! -w "$marker" ] || echo "storm: $*" >"$marker" 2>/dev/null || true
 }
 
 start=$(now)
@@ -65,12 +73,16 @@ while [ "$n" -lt "$cycles" ]; do
 			sed "s/^/storm: modprobe: /" "$err"
 		fi
 	fi
+	mark rmmod
 	if rmmod "$module" 2>"$err"; then
 		unloads=$((unloads + 1))
+		mark rmmod ok
 	elif grep -q -e "temporarily unavailable" -e "busy" -e " is in use" "$err"; then
 		busy=$((busy + 1))
+		mark rmmod busy
 	else
 		errors=$((errors + 1))
+		mark rmmod error
 		sed "s/^/storm: rmmod: /" "$err"
 	fi
 	[ $((n % every)) -ne 0 ] ||
@@ -80,7 +92,13 @@ t=$(($(now) - start))
 rm -f "$err"
 # Leave the module unloaded (it may be pinned for a moment longer).
 tries=0
-while loaded && [ $tries -lt 100 ] && ! rmmod "$module" 2>/dev/null; do
+while loaded && [ $tries -lt 100 ]; do
+	mark rmmod
+	if rmmod "$module" 2>/dev/null; then
+		mark rmmod ok
+		break
+	fi
+	mark rmmod busy
 	tries=$((tries + 1))
 	sleep 0.1
 done
