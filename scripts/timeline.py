@@ -191,12 +191,13 @@ def safe_story(events):
             held.pop(e.pid, None)
         elif e.name == "module_free":
             across += len(held)
-    last = frees[-1]
-    # About eight pins before the free: long enough to show rmmod meeting them.
-    pins = sorted(e.t - s.t for s, e in spans(events, "pin", "unpin") if e and e.t <= last.t)
-    typical = pins[len(pins) // 2] if pins else 1000
-    lo = last.t - max(8 * typical, 5000)
-    hi = last.t + max(typical, 1000)
+    # The unload that pins came closest to: the most pins started in the window before
+    # its free (the latest such free), the window twenty typical pins long.
+    pins = spans(events, "pin", "unpin")
+    lengths = sorted(e.t - s.t for s, e in pins if e)
+    width = max(20 * (lengths[len(lengths) // 2] if lengths else 1000), 10000)
+    last = max(frees, key=lambda f: (sum(1 for s, _ in pins if f.t - width <= s.t <= f.t), f.t))
+    lo, hi = last.t - width, last.t + width * 0.08
     keep = ("unregister_begin", "unregister_wait", "unregister_end", "module_free",
             "module_load", "tracing_mark_write")
     lines = []
@@ -214,7 +215,8 @@ def spans(events, start, end, key=lambda e: e.pid):
     for e in events:
         if e.name == start:
             if key(e) in open_:
-                out.append((open_[key(e)], None))
+                # Its end was not traced (a CPU's buffer lost it): it ended before this.
+                out.append((open_[key(e)], e))
             open_[key(e)] = e
         elif e.name == end and key(e) in open_:
             out.append((open_.pop(key(e)), e))
@@ -226,7 +228,7 @@ def svg(events, lo, hi, title, fault=None, fault_t=None):
     """The timeline as SVG text: a lane per CPU, time across [lo, hi] microseconds."""
     shown = [e for e in events if lo <= e.t <= hi]
     cpus = sorted({e.cpu for e in events} | ({fault["cpu"]} if fault and fault["cpu"] is not None else set()))
-    left, width, lane, top = 70, 980, 46, 50
+    left, width, lane, top = 70, 980, 50, 50
     height = top + lane * len(cpus) + 120
     y = {c: top + i * lane for i, c in enumerate(cpus)}
 
@@ -253,10 +255,16 @@ def svg(events, lo, hi, title, fault=None, fault_t=None):
         out.append('<text x="%.1f" y="%d" text-anchor="middle">%g ms</text>' % (xx, axis + 17, k * step))
         k += 1
 
+    # A task's spans go in its own sub-row of the lane (tasks sleep in them, so two can
+    # be open on one CPU): the stress workers alternate between two.
+    slot = {}
+
     def bar(s, e, row, h, color, label=None):
         t1 = e.t if e else hi
         if t1 < lo or s.t > hi or s.cpu not in y:
             return
+        if row == 14:
+            row += 9 * slot.setdefault(s.pid, len(slot) % 2)
         x0, x1 = x(s.t), max(x(t1), x(s.t) + 1.5)
         out.append('<rect x="%.1f" y="%d" width="%.1f" height="%d" fill="%s"><title>%s</title></rect>'
                    % (x0, y[s.cpu] + row, x1 - x0, h, color,
@@ -274,10 +282,16 @@ def svg(events, lo, hi, title, fault=None, fault_t=None):
     for s, e in spans(events, "racy_window_start", "racy_window_end"):
         bar(s, e, 14, 8, "#d62728", "racy window: owner read, no lock, no reference")
     for s, e in spans(events, "unregister_begin", "unregister_end"):
-        bar(s, e, 24, 10, "#9467bd", "unregistering")
+        bar(s, e, 34, 8, "#9467bd", "unregistering")
+    labelled = -1000.0
     for e in shown:
         if e.name in ("module_free", "module_load"):
             color = "#d62728" if e.name == "module_free" else "#4c9a2a"
+            if x(e.t) - labelled < 150:
+                out.append('<line x1="%.1f" x2="%.1f" y1="%d" y2="%d" stroke="%s" stroke-dasharray="4,3"/>'
+                           % (x(e.t), x(e.t), top - 6, axis, color))
+                continue
+            labelled = x(e.t)
             out.append('<line x1="%.1f" x2="%.1f" y1="%d" y2="%d" stroke="%s" stroke-dasharray="4,3"/>'
                        % (x(e.t), x(e.t), top - 6, axis, color))
             anchor = "end" if x(e.t) > left + width - 90 else "middle"
@@ -285,19 +299,18 @@ def svg(events, lo, hi, title, fault=None, fault_t=None):
                        % (x(e.t), top - 9, color, anchor, html.escape(e.what())))
         elif e.name == "unregister_wait":
             out.append('<circle cx="%.1f" cy="%d" r="3" fill="#9467bd"><title>unregister waits for pins</title></circle>'
-                       % (x(e.t), y[e.cpu] + 29))
+                       % (x(e.t), y[e.cpu] + 38))
         elif e.name == "tracing_mark_write" and e.rest.startswith("storm: rmmod "):
             word = e.rest.split()[-1]
             out.append('<text x="%.1f" y="%d" fill="#555" text-anchor="middle">rmmod %s</text>'
-                       % (x(e.t), y[e.cpu] + 42, html.escape(word)))
+                       % (x(e.t), y[e.cpu] + 48, html.escape(word)))
     if fault and fault_t is not None and fault["cpu"] in y:
         read = [e for e in events if e.pid == fault["pid"] and e.name == "racy_window_start"
                 and e.t <= fault_t]
         if read:
             r = read[-1]
-            out.append('<text x="%.1f" y="%d" fill="#d62728">%s-%d reads the owner, '
-                       'no lock, no reference</text>'
-                       % (x(r.t), y[r.cpu] + 33, html.escape(r.task), r.pid))
+            out.append('<text x="%.1f" y="%d" fill="#d62728">%s-%d read the owner here</text>'
+                       % (x(r.t), y[r.cpu] + 44, html.escape(r.task), r.pid))
         fx, fy = x(fault_t), y[fault["cpu"]] + 18
         out.append('<path d="M%.1f %d l12 12 m0 -12 l-12 12" stroke="#d62728" stroke-width="3"/>'
                    % (fx - 6, fy - 6))
