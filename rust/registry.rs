@@ -847,6 +847,7 @@ impl<'a> DriverPin<'a> {
     /// `rec` must be a record of `reg` whose pin count counts this pin: its `state` for
     /// [`Hold::Module`] (whose reference is on `rec`'s owner), the counter for
     /// [`Hold::PerCpu`] (one of `rec`'s). The pin uncounts it when dropped.
+    #[inline]
     unsafe fn new(reg: &'a Registry, rec: &Record, hold: Hold) -> Self {
         trace::pin(rec.name.as_bytes(), matches!(hold, Hold::PerCpu(_)));
         Self {

@@ -7,7 +7,9 @@
 //! macros, so each event is a C helper (`rust/trace.c`). While none of drvreg's events is
 //! enabled, a function here costs one relaxed load and a branch not taken: it reads the
 //! count of enabled events that the events' registration functions keep, and does not call
-//! into C. Without `CONFIG_TRACEPOINTS` it compiles to nothing.
+//! into C. The call and its arguments are in a cold function of their own, so the hot
+//! paths that trace stay as small as without tracing (and as inlinable). Without
+//! `CONFIG_TRACEPOINTS` it compiles to nothing.
 
 #[cfg(CONFIG_TRACEPOINTS)]
 use crate::api::compat::const_char_ptr;
@@ -46,125 +48,87 @@ fn on() -> bool {
     unsafe { &drvreg_trace_users }.load(Relaxed) != 0
 }
 
-/// Calls `$helper($args)` if an event is enabled; the arguments are evaluated only then.
-macro_rules! emit {
-    ($helper:ident($($arg:expr),*)) => {{
-        #[cfg(CONFIG_TRACEPOINTS)]
-        if on() {
-            // SAFETY: The helpers take byte strings as a pointer and the length of a slice,
-            // and NUL-terminated ones from a `CStr`, all valid for the call, which copies
-            // them.
-            unsafe { $helper($($arg),*) };
+/// Defines `pub fn $name($args)`: calls `$helper($cargs)` if an event is enabled.
+macro_rules! event {
+    ($(#[$doc:meta])* $name:ident($($arg:ident: $ty:ty),*) => $helper:ident($($carg:expr),*)) => {
+        $(#[$doc])*
+        #[inline(always)]
+        pub fn $name($($arg: $ty),*) {
+            #[cfg(CONFIG_TRACEPOINTS)]
+            {
+                #[cold]
+                #[inline(never)]
+                fn emit($($arg: $ty),*) {
+                    // SAFETY: The helpers take byte strings as a pointer and the length of
+                    // a slice, and NUL-terminated ones from a `CStr`, all valid for the
+                    // call, which copies them.
+                    unsafe { $helper($($carg),*) };
+                }
+                if on() {
+                    emit($($arg),*);
+                }
+            }
+            #[cfg(not(CONFIG_TRACEPOINTS))]
+            let _ = ($($arg),*);
         }
-    }};
-}
-
-/// Unused arguments without tracepoints.
-macro_rules! unused {
-    ($($arg:expr),*) => {
-        #[cfg(not(CONFIG_TRACEPOINTS))]
-        let _ = ($($arg),*);
     };
 }
 
-/// `drvreg_lookup_start`: a lookup of `name` in `mode` begins.
-#[inline(always)]
-pub fn lookup_start(mode: &str, name: &[u8]) {
-    unused!(mode, name);
-    emit!(drvreg_trace_lookup_start(
-        mode.as_ptr(),
-        mode.len(),
-        name.as_ptr(),
-        name.len()
-    ));
-}
+event!(
+    /// `drvreg_lookup_start`: a lookup of `name` in `mode` begins.
+    lookup_start(mode: &str, name: &[u8]) =>
+        drvreg_trace_lookup_start(mode.as_ptr(), mode.len(), name.as_ptr(), name.len())
+);
 
-/// `drvreg_lookup_end`: the lookup ends, pinned (`err` 0) or failed (a negative errno).
-#[inline(always)]
-pub fn lookup_end(mode: &str, name: &[u8], err: i32) {
-    unused!(mode, name, err);
-    emit!(drvreg_trace_lookup_end(
-        mode.as_ptr(),
-        mode.len(),
-        name.as_ptr(),
-        name.len(),
-        err
-    ));
-}
+event!(
+    /// `drvreg_lookup_end`: the lookup ends, pinned (`err` 0) or failed (a negative errno).
+    lookup_end(mode: &str, name: &[u8], err: i32) =>
+        drvreg_trace_lookup_end(mode.as_ptr(), mode.len(), name.as_ptr(), name.len(), err)
+);
 
-/// `drvreg_racy_window_start`: the racy lookup read `owner` (the address of a `struct
-/// module`) without the driver lock.
-#[inline(always)]
-pub fn racy_window_start(name: &[u8], owner: usize) {
-    unused!(name, owner);
-    emit!(drvreg_trace_racy_window_start(
-        name.as_ptr(),
-        name.len(),
-        owner
-    ));
-}
+event!(
+    /// `drvreg_racy_window_start`: the racy lookup read `owner` (the address of a `struct
+    /// module`) without the driver lock.
+    racy_window_start(name: &[u8], owner: usize) =>
+        drvreg_trace_racy_window_start(name.as_ptr(), name.len(), owner)
+);
 
-/// `drvreg_racy_window_end`: the racy lookup's window closes; `try_module_get` is next.
-#[inline(always)]
-pub fn racy_window_end(name: &[u8], owner: usize) {
-    unused!(name, owner);
-    emit!(drvreg_trace_racy_window_end(
-        name.as_ptr(),
-        name.len(),
-        owner
-    ));
-}
+event!(
+    /// `drvreg_racy_window_end`: the racy lookup's window closes; `try_module_get` is next.
+    racy_window_end(name: &[u8], owner: usize) =>
+        drvreg_trace_racy_window_end(name.as_ptr(), name.len(), owner)
+);
 
-/// `drvreg_pin`: a driver is pinned, by a module reference or a per-CPU count.
-#[inline(always)]
-pub fn pin(name: &[u8], percpu: bool) {
-    unused!(name, percpu);
-    emit!(drvreg_trace_pin(name.as_ptr(), name.len(), percpu));
-}
+event!(
+    /// `drvreg_pin`: a driver is pinned, by a module reference or a per-CPU count.
+    pin(name: &[u8], percpu: bool) => drvreg_trace_pin(name.as_ptr(), name.len(), percpu)
+);
 
-/// `drvreg_unpin`: the pin is being dropped, its callbacks returned.
-#[inline(always)]
-pub fn unpin(name: &[u8], percpu: bool) {
-    unused!(name, percpu);
-    emit!(drvreg_trace_unpin(name.as_ptr(), name.len(), percpu));
-}
+event!(
+    /// `drvreg_unpin`: the pin is being dropped, its callbacks returned.
+    unpin(name: &[u8], percpu: bool) => drvreg_trace_unpin(name.as_ptr(), name.len(), percpu)
+);
 
-/// `drvreg_unregister_begin`: lookups no longer find driver `name` of `module`.
-pub fn unregister_begin(name: &[u8], module: &CStr) {
-    unused!(name, module);
-    emit!(drvreg_trace_unregister_begin(
-        name.as_ptr(),
-        name.len(),
-        const_char_ptr(module).cast()
-    ));
-}
+event!(
+    /// `drvreg_unregister_begin`: lookups no longer find driver `name` of `module`.
+    unregister_begin(name: &[u8], module: &CStr) =>
+        drvreg_trace_unregister_begin(name.as_ptr(), name.len(), const_char_ptr(module).cast())
+);
 
-/// `drvreg_unregister_wait`: the unregistration sleeps until the pins in flight drop.
-pub fn unregister_wait(name: &[u8], module: &CStr) {
-    unused!(name, module);
-    emit!(drvreg_trace_unregister_wait(
-        name.as_ptr(),
-        name.len(),
-        const_char_ptr(module).cast()
-    ));
-}
+event!(
+    /// `drvreg_unregister_wait`: the unregistration sleeps until the pins in flight drop.
+    unregister_wait(name: &[u8], module: &CStr) =>
+        drvreg_trace_unregister_wait(name.as_ptr(), name.len(), const_char_ptr(module).cast())
+);
 
-/// `drvreg_unregister_end`: the driver is gone, no pin held.
-pub fn unregister_end(name: &[u8], module: &CStr) {
-    unused!(name, module);
-    emit!(drvreg_trace_unregister_end(
-        name.as_ptr(),
-        name.len(),
-        const_char_ptr(module).cast()
-    ));
-}
+event!(
+    /// `drvreg_unregister_end`: the driver is gone, no pin held.
+    unregister_end(name: &[u8], module: &CStr) =>
+        drvreg_trace_unregister_end(name.as_ptr(), name.len(), const_char_ptr(module).cast())
+);
 
-/// `drvreg_purge`: going `module` left `name` registered; the core unregisters it.
-pub fn purge(name: &[u8], module: &CStr) {
-    unused!(name, module);
-    emit!(drvreg_trace_purge(
-        name.as_ptr(),
-        name.len(),
-        const_char_ptr(module).cast()
-    ));
-}
+event!(
+    /// `drvreg_purge`: going `module` left `name` registered; the core unregisters it.
+    purge(name: &[u8], module: &CStr) =>
+        drvreg_trace_purge(name.as_ptr(), name.len(), const_char_ptr(module).cast())
+);
