@@ -27,6 +27,9 @@ and NAME says where it comes from:
                 command and time
   fresh:NAME    out/fresh/NAME.log (written by scripts/fresh.sh): the time a command took
                 on a fresh Debian bookworm, and how it ended
+  timeline:KERNEL  the racy row's timeline of make demo on KERNEL: its picture
+                (out/demo/timeline-racy-KERNEL.svg, copied to Documentation/images/) and
+                its text lines (out/demo/summary-KERNEL.txt), rst only
 
 A block whose source is missing is left as it is, and said so. --check rewrites nothing
 and exits 1 if a block would change. Prints one line per block. --self-test runs the
@@ -238,7 +241,34 @@ def soak(kernel, rst):
         f'soak {kernel}: {mins(secs[-1])}'
 
 
-def generate(name, rst):
+def timeline(kernel, rst, check_only):
+    """The racy row's picture (copied into Documentation/images/) and text lines."""
+    text = read(os.path.join(OUT, 'demo', f'summary-{kernel}.txt'))
+    pic = read(os.path.join(OUT, 'demo', f'timeline-racy-{kernel}.svg'))
+    if text is None or pic is None:
+        return None, f'out/demo/summary-{kernel}.txt or timeline-racy-{kernel}.svg is missing (run KERNEL={kernel} make demo)'
+    lines = text.strip('\n').split('\n')
+    try:
+        first = next(i for i, l in enumerate(lines) if l.startswith('timeline racy'))
+        last = next(i for i in range(first, len(lines))
+                    if lines[i].startswith('# METRIC demo_timeline mode=racy'))
+    except StopIteration:
+        return None, f'out/demo/summary-{kernel}.txt has no racy timeline'
+    name = f'images/timeline-racy-{kernel}.svg'
+    dest = os.path.join(ROOT, 'Documentation', name)
+    if not check_only and read(dest) != pic:
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        with open(dest, 'w') as f:
+            f.write(pic)
+    fig = [f'.. figure:: {name}', f'   :alt: the racy lookup, the unload and the fault on the {kernel} kernel', '',
+           f'   ``make demo`` on the {kernel} kernel, its racy row, drawn by ``scripts/timeline.py`` from the',
+           '   trace the oops dumped (one lane per CPU, time across).', '']
+    return fig + literal(lines[first:last + 1], rst), f'timeline on {kernel}'
+
+
+def generate(name, rst, check_only=False):
+    if name.startswith('timeline:'):
+        return timeline(name[9:], rst, check_only)
     if name.startswith('soak:'):
         return soak(name[5:], rst)
     if name.startswith('demo:'):
@@ -264,7 +294,7 @@ def rewrite(check_only):
         def repl(m):
             nonlocal changed
             name, old = m.group(1), m.group(2)
-            lines, why = generate(name, rst)
+            lines, why = generate(name, rst, check_only)
             if lines is None:
                 print(f'{rel}: {name}: kept ({why})')
                 return m.group(0)
@@ -305,7 +335,9 @@ def self_test():
               '<!-- numbers:fresh:ci -->\nold fresh\n<!-- /numbers -->\n'
               '<!-- numbers:lanes -->\nold lanes\n<!-- /numbers -->\ny\n')
         write(f'{tmp}/Documentation/a.rst', 'T\n\n.. numbers:kernels\n\nold\n\n.. /numbers\n'
-              '.. numbers:soak:debug\n\nold soak\n\n.. /numbers\nend\n')
+              '.. numbers:soak:debug\n\nold soak\n\n.. /numbers\n'
+              '.. numbers:timeline:base\n\nold timeline\n\n.. /numbers\nend\n')
+        write(f'{tmp}/out/demo/timeline-racy-base.svg', '<svg>picture</svg>\n')
         write(f'{tmp}/scripts/lanes.conf', '# c\n#lane kernel modes check proves\n'
               'base src:6.12 all lint,ksft what base proves\nextra src:6.12 all - an extra lane\n'
               'debug src:6.12 all ksft what debug proves\n'
@@ -313,13 +345,16 @@ def self_test():
         write(f'{tmp}/out/check/summary.txt', 'kernels: base debug distro\nseconds: 1731\n'
               'totals: 120 passed, 0 failed, 2 skipped\n')
         write(f'{tmp}/out/demo/summary-base.txt', 'drvreg demo on the base kernel\n'
-              'racy 1 2 3\ndemo: took 41 s\n')
+              'racy 1 2 3\ntimeline racy (base): the window\n  CPU1 +0.000 ms read\n'
+              '# METRIC demo_timeline mode=racy events=9 verdict=PASS\n# METRIC demo_timeline mode=locked\n'
+              'demo: took 41 s\n')
         write(f'{tmp}/cache/logs/kernel-debug.seconds', '612\n')
         write(f'{tmp}/out/check/debug-soak.log', 'drvreg: soak on the debug kernel: 1 shard(s), '
               '700 s this time\n# METRIC soak kernel=debug cycles=500 verdict=PASS\n')
         # fresh:ci has no log: its block is kept.
-        expect('--check counts the 5 blocks whose sources exist', rewrite(True) == 5)
-        expect('--check wrote nothing', 'old demo' in open(f'{tmp}/README.md').read())
+        expect('--check counts the 6 blocks whose sources exist', rewrite(True) == 6)
+        expect('--check wrote nothing', 'old demo' in open(f'{tmp}/README.md').read()
+               and not os.path.exists(f'{tmp}/Documentation/images'))
         rewrite(False)
         r = open(f'{tmp}/README.md').read()
         a = open(f'{tmp}/Documentation/a.rst').read()
@@ -335,6 +370,10 @@ def self_test():
         expect('kernels: debug 10 min 12 s (rst quoting)', 'debug 10 min 12 s.' in a and '``-j3``' in a)
         expect('soak: the METRIC line as a literal block, 11 min 40 s',
                '::\n\n    # METRIC soak kernel=debug cycles=500 verdict=PASS' in a and '11 min 40 s' in a)
+        expect('timeline: the figure, the picture copied, the racy lines only',
+               '.. figure:: images/timeline-racy-base.svg' in a and '    # METRIC demo_timeline mode=racy' in a
+               and 'mode=locked' not in a and '  CPU1 +0.000 ms read' in a
+               and open(f'{tmp}/Documentation/images/timeline-racy-base.svg').read() == '<svg>picture</svg>\n')
         expect('text around the blocks unchanged', r.startswith('x\n') and r.endswith('y\n')
                and a.startswith('T\n') and a.endswith('end\n'))
         expect('a second run changes nothing', rewrite(True) == 0)

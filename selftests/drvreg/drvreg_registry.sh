@@ -452,11 +452,50 @@ test_open_debugfs_file_pins_core() {
 	[ ! -e "$DBG" ] || fail "$DBG left behind"
 }
 
+# The trace events (Documentation/drvreg.rst, "Trace events"), with drvreg_sample loaded:
+# a lookup of sample1 and one of a missing name, then rmmod drvreg_sample, traced; then
+# with the events disabled again, a lookup traces nothing.
+test_trace_events() {
+	t=/sys/kernel/tracing
+	[ -d $t/events/drvreg ] || { msg "no tracefs or no drvreg events (CONFIG_TRACEPOINTS)"; return "$KSFT_SKIP"; }
+	m=$DRVREG_MODE hold=module
+	twostage && hold=percpu
+	echo 0 >$t/tracing_on && echo >$t/trace && echo 1 >$t/events/drvreg/enable &&
+		echo 1 >$t/tracing_on || fail "could not enable the drvreg events" || return
+	expect_write "$DBG/lookup" sample1 OK &&
+		expect_write "$DBG/lookup" nosuchdriver ENOENT &&
+		rmmod drvreg_sample || { echo 0 >$t/events/drvreg/enable; fail "lookups or rmmod failed"; return; }
+	echo 0 >$t/tracing_on
+	grep -o 'drvreg_[a-z_]*: .*' $t/trace >/tmp/drvreg-trace.$$
+	echo 0 >$t/events/drvreg/enable
+	modprobe drvreg_sample || fail "modprobe drvreg_sample failed" || return
+	# The events of the sample1 lookup, in this order, then the others.
+	want="drvreg_lookup_start: mode=$m name=sample1 err=0
+drvreg_pin: name=sample1 hold=$hold
+drvreg_lookup_end: mode=$m name=sample1 err=0
+drvreg_unpin: name=sample1 hold=$hold"
+	got=$(grep 'name=sample1 ' /tmp/drvreg-trace.$$ | grep -v unregister)
+	[ "$got" = "$want" ] || fail "sample1's lookup traced as '$got', expected '$want'" || return
+	for e in "drvreg_lookup_end: mode=$m name=nosuchdriver err=-2" \
+		"drvreg_unregister_begin: name=sample0 module=drvreg_sample" \
+		"drvreg_unregister_end: name=sample0 module=drvreg_sample"; do
+		grep -qx "$e" /tmp/drvreg-trace.$$ || fail "no '$e' in the trace" || return
+	done
+	grep -q 'drvreg_pin: name=nosuchdriver' /tmp/drvreg-trace.$$ && fail "a failed lookup traced a pin" && return
+	# Disabled: nothing more is recorded.
+	echo >$t/trace && echo 1 >$t/tracing_on
+	expect_write "$DBG/lookup" sample1 OK || return
+	echo 0 >$t/tracing_on
+	n=$(grep -c 'drvreg_' $t/trace)
+	rm -f /tmp/drvreg-trace.$$
+	[ "$n" = 0 ] || fail "$n drvreg events recorded with the events disabled"
+}
+
 drvreg_require_modules
 drvreg_check_mode
 drvreg_cleanup
 ktap_print_header
-ktap_set_plan 34
+ktap_set_plan 35
 run_test "load the core, set lookup mode $DRVREG_MODE" test_load_core
 run_test "modprobe of a driver module loads the core" test_modprobe_loads_core
 run_test "rmmod drvreg refused while a driver module is loaded" test_rmmod_core_refused
@@ -499,6 +538,7 @@ run_test "run-time unregister waits for pins; no callback after it" test_unregis
 run_test "a second unregister waits for the first; no callback after it" test_second_unregister_waits
 run_test "${DRVREG_MANY:-10000} drivers register, are found and unregister" test_many_drivers
 modprobe drvreg_sample && modprobe drvreg_sample_c
+run_test "trace events: a lookup, a miss and an unregistration, in order; none once disabled" test_trace_events
 run_test "rust: status after reload" test_status_through_driver sample0
 run_test "c: status after reload" test_status_through_driver sample_c0
 run_test "unload everything, nothing left" test_unload_all
