@@ -453,7 +453,7 @@ test_open_debugfs_file_pins_core() {
 }
 
 # The trace events (Documentation/drvreg.rst, "Trace events"), with drvreg_sample loaded:
-# a lookup of sample1 and one of a missing name, then rmmod drvreg_sample, traced; then
+# a lookup of sample0 and one of a missing name, then rmmod drvreg_sample, traced; then
 # with the events disabled again, a lookup traces nothing.
 test_trace_events() {
 	t=/sys/kernel/tracing
@@ -462,20 +462,20 @@ test_trace_events() {
 	twostage && hold=percpu
 	echo 0 >$t/tracing_on && echo >$t/trace && echo 1 >$t/events/drvreg/enable &&
 		echo 1 >$t/tracing_on || fail "could not enable the drvreg events" || return
-	expect_write "$DBG/lookup" sample1 OK &&
+	expect_write "$DBG/lookup" sample0 OK &&
 		expect_write "$DBG/lookup" nosuchdriver ENOENT &&
 		rmmod drvreg_sample || { echo 0 >$t/events/drvreg/enable; fail "lookups or rmmod failed"; return; }
 	echo 0 >$t/tracing_on
 	grep -o 'drvreg_[a-z_]*: .*' $t/trace >/tmp/drvreg-trace.$$
 	echo 0 >$t/events/drvreg/enable
 	modprobe drvreg_sample || fail "modprobe drvreg_sample failed" || return
-	# The events of the sample1 lookup, in this order, then the others.
-	want="drvreg_lookup_start: mode=$m name=sample1 err=0
-drvreg_pin: name=sample1 hold=$hold
-drvreg_lookup_end: mode=$m name=sample1 err=0
-drvreg_unpin: name=sample1 hold=$hold"
-	got=$(grep 'name=sample1 ' /tmp/drvreg-trace.$$ | grep -v unregister)
-	[ "$got" = "$want" ] || fail "sample1's lookup traced as '$got', expected '$want'" || return
+	# The events of the sample0 lookup, in this order, then the others.
+	want="drvreg_lookup_start: mode=$m name=sample0 err=0
+drvreg_pin: name=sample0 hold=$hold
+drvreg_lookup_end: mode=$m name=sample0 err=0
+drvreg_unpin: name=sample0 hold=$hold"
+	got=$(grep 'name=sample0 ' /tmp/drvreg-trace.$$ | grep -v unregister)
+	[ "$got" = "$want" ] || fail "sample0's lookup traced as '$got', expected '$want'" || return
 	for e in "drvreg_lookup_end: mode=$m name=nosuchdriver err=-2" \
 		"drvreg_unregister_begin: name=sample0 module=drvreg_sample" \
 		"drvreg_unregister_end: name=sample0 module=drvreg_sample"; do
@@ -484,7 +484,7 @@ drvreg_unpin: name=sample1 hold=$hold"
 	grep -q 'drvreg_pin: name=nosuchdriver' /tmp/drvreg-trace.$$ && fail "a failed lookup traced a pin" && return
 	# Disabled: nothing more is recorded.
 	echo >$t/trace && echo 1 >$t/tracing_on
-	expect_write "$DBG/lookup" sample1 OK || return
+	expect_write "$DBG/lookup" sample0 OK || return
 	echo 0 >$t/tracing_on
 	n=$(grep -c 'drvreg_' $t/trace)
 	rm -f /tmp/drvreg-trace.$$
