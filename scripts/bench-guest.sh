@@ -14,8 +14,9 @@
 # 1000 drivers are also registered and unregistered once per run, for the scaling goal.
 # The kernel's designs (srcu, percpu-ref: bench/designs) get the same names in their own
 # indexes while drvreg_many is loaded; emptying them gives their times: one record and
-# one grace period at a time (above 1000 records in run 1 only: a grace period each, some
-# 15 ms under TCG), then again as one batch (all unlinked, one wait).
+# one grace period at a time (above ONE_BY_ONE records in run 1 only: a grace period
+# each, some 15 ms per percpu_ref under TCG), then again as one batch (all unlinked, one
+# wait).
 #
 # Loop counts: each cell's first run calibrates it (pilot runs until one lasts 30 ms, one
 # more, then the faster scaled to BENCH_CELL_MS); later runs reuse that count, so runs are
@@ -51,6 +52,8 @@ TARGETS="same spread"
 # drvreg_many's drivers are <PREFIX><i>; the designs' records get the same names.
 PREFIX=many
 REGISTER_ONLY=1000
+# Above this many records, the designs are emptied one at a time in run 1 only.
+ONE_BY_ONE=100
 # bench/run refuses more.
 MAX_THREADS=64
 # Loops of one cell at most (bench/run refuses more: MAX_LOOPS in rust/bench.rs).
@@ -255,13 +258,13 @@ designs_load() {
 	done
 }
 # designs_unload N: empties every design's index, one record at a time (if N is at most
-# REGISTER_ONLY, or in run 1), then fills it again and empties it as a batch; prints the
+# ONE_BY_ONE, or in run 1), then fills it again and empties it as a batch; prints the
 # times.
 designs_unload() {
 	for _d in $DESIGNS; do
 		eval "_dreg=\${dreg_$(vname "$_d"):-}"
 		_one=-
-		if [ "$1" -le $REGISTER_ONLY ] || [ "$r" = 1 ]; then
+		if [ "$1" -le $ONE_BY_ONE ] || [ "$r" = 1 ]; then
 			design_op "$_d" unregister || continue
 			_one=$dus
 			design_op "$_d" register "$PREFIX" "$1" || continue

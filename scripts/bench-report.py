@@ -69,7 +69,7 @@ RAW_KEYS = ["run", "mode", "threads", "drivers", "target", "loops", "wall_ns", "
             "ns_per_op", "errors"]
 REG_KEYS = ["run", "drivers", "register_us", "unregister_us"]
 DESIGN_KEYS = ["run", "drivers", "register_us"]
-# A design's unregister times: '-' when not measured (one at a time, above 1000 records,
+# A design's unregister times: '-' when not measured (one at a time, above 100 records,
 # is measured in run 1 only).
 DESIGN_OPTIONAL = ["unregister_us", "unregister_batch_us"]
 # noop with 2 threads on 2 vCPUs: at least this much the 1-thread aggregate throughput.
@@ -668,7 +668,7 @@ def synth(runs=5, threads=(1, 2), drivers=(1, 100, 10000), cpus=2, register=(100
             if (r, x, n) not in drop:
                 emit("bench-raw-design run=%d design=%s drivers=%d register_us=%d "
                      "unregister_us=%s unregister_batch_us=%d"
-                     % (r, x, n, 3 * n, str(700 * n) if n <= 1000 or r == 1 else "-",
+                     % (r, x, n, 3 * n, str(700 * n) if n <= 100 or r == 1 else "-",
                         n + 5))
     for r in range(1, runs + 1):
         for n in drivers:
