@@ -121,3 +121,35 @@ impl Drop for PercpuRefPin {
         unsafe { drvreg_pref_put(self.ptr.as_ptr()) };
     }
 }
+
+/// KUnit (7.x kernels built with `CONFIG_KUNIT`): references until the kill, none after.
+#[cfg(drvreg_kernel_7)]
+#[kunit_tests(drvreg_percpu_ref)]
+mod tests {
+    use super::PercpuRef;
+    use kernel::prelude::*;
+
+    #[test]
+    fn refuses_after_kill_and_releases_after_the_last_put() -> Result {
+        let r = PercpuRef::new()?;
+        let a = r.tryget_live();
+        let b = r.tryget_live();
+        assert!(a.is_some() && b.is_some());
+        r.kill();
+        r.kill();
+        assert!(r.tryget_live().is_none());
+        drop(a);
+        drop(b);
+        r.wait_released();
+        r.wait_released();
+        Ok(())
+    }
+
+    #[test]
+    fn drops_unkilled() -> Result {
+        let r = PercpuRef::new()?;
+        drop(r.tryget_live());
+        drop(r);
+        Ok(())
+    }
+}

@@ -103,3 +103,26 @@ impl Drop for SrcuGuard<'_> {
         unsafe { drvreg_srcu_read_unlock(self.srcu.ssp.as_ptr(), self.idx) };
     }
 }
+
+/// KUnit (7.x kernels built with `CONFIG_KUNIT`): sections, nested and not, and grace
+/// periods between them.
+#[cfg(drvreg_kernel_7)]
+#[kunit_tests(drvreg_srcu)]
+mod tests {
+    use super::Srcu;
+    use kernel::prelude::*;
+
+    #[test]
+    fn sections_and_grace_periods() -> Result {
+        let s = Srcu::new()?;
+        s.synchronize();
+        {
+            let _outer = s.read_lock();
+            let _inner = s.read_lock();
+        }
+        s.synchronize();
+        drop(s.read_lock());
+        s.synchronize();
+        Ok(())
+    }
+}
