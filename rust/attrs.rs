@@ -16,8 +16,7 @@
 //! core is not published.
 
 use crate::api::compat::{cstr_bytes, cstr_str};
-use crate::bench::{Kind, Request};
-use crate::designs;
+use crate::bench::{parse_designs, Kind, Request};
 use crate::lookup::Mode;
 use crate::registry::Name;
 use crate::state::with_core;
@@ -297,7 +296,7 @@ impl AttrOps for BenchDesignsAttr {
     }
 
     fn store(_dir: &CStr, input: &[u8]) -> Result {
-        let (design, op) = designs::parse(input)?;
+        let (design, op) = parse_designs(input)?;
         with_core(|core| core.bench.designs.apply(design, op).map(|_| ()))
     }
 }

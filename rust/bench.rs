@@ -20,7 +20,7 @@
 
 use crate::api::compat::Stopwatch;
 use crate::api::delay::{sleep_us, yield_now};
-use crate::designs::{Design, Designs};
+use crate::designs::{self, Design, Designs, Op, MAX_RECORDS};
 use crate::lookup::{Lookups, Mode};
 use crate::registry::Name;
 use crate::sys::cpu;
@@ -120,8 +120,37 @@ impl Request {
     }
 }
 
+/// Parses a `bench/designs` request: `<design> register <prefix> <n>`, `<design>
+/// unregister` or `<design> unregister-batch`; `EINVAL` for anything else, for `n` outside
+/// 1..=[`MAX_RECORDS`], or if a name `<prefix><n - 1>` would not be valid.
+pub fn parse_designs(input: &[u8]) -> Result<(Design, Op)> {
+    let mut words = input
+        .split(|c| c.is_ascii_whitespace())
+        .filter(|w| !w.is_empty());
+    let design = Design::from_name(words.next().ok_or(EINVAL)?)?;
+    let op = match words.next().ok_or(EINVAL)? {
+        b"register" => {
+            let prefix = Name::new(words.next().ok_or(EINVAL)?)?;
+            let n = number(words.next().ok_or(EINVAL)?)?;
+            if !(1..=u64::from(MAX_RECORDS)).contains(&n) {
+                return Err(EINVAL);
+            }
+            // The longest name must be valid; then all are.
+            designs::numbered(&prefix, n as u32 - 1)?;
+            Op::Register(prefix, n as u32)
+        }
+        b"unregister" => Op::Unregister,
+        b"unregister-batch" => Op::UnregisterBatch,
+        _ => return Err(EINVAL),
+    };
+    if words.next().is_some() {
+        return Err(EINVAL);
+    }
+    Ok((design, op))
+}
+
 /// A decimal number without sign or leading zeros, at most 10 digits.
-pub(crate) fn number(word: &[u8]) -> Result<u64> {
+fn number(word: &[u8]) -> Result<u64> {
     if word.is_empty() || word.len() > 10 || (word.len() > 1 && word[0] == b'0') {
         return Err(EINVAL);
     }

@@ -97,7 +97,8 @@ pub enum Op {
 }
 
 impl Op {
-    fn as_str(&self) -> &'static str {
+    /// The request's name in `bench/designs`.
+    pub fn as_str(&self) -> &'static str {
         match self {
             Self::Register(..) => "register",
             Self::Unregister => "unregister",
@@ -106,37 +107,8 @@ impl Op {
     }
 }
 
-/// Parses `<design> register <prefix> <n>`, `<design> unregister` or
-/// `<design> unregister-batch`: `EINVAL` for anything else, for `n` outside
-/// 1..=[`MAX_RECORDS`], or if a name `<prefix><n - 1>` would not be valid.
-pub fn parse(input: &[u8]) -> Result<(Design, Op)> {
-    let mut words = input
-        .split(|c| c.is_ascii_whitespace())
-        .filter(|w| !w.is_empty());
-    let design = Design::from_name(words.next().ok_or(EINVAL)?)?;
-    let op = match words.next().ok_or(EINVAL)? {
-        b"register" => {
-            let prefix = Name::new(words.next().ok_or(EINVAL)?)?;
-            let n = crate::bench::number(words.next().ok_or(EINVAL)?)?;
-            if !(1..=u64::from(MAX_RECORDS)).contains(&n) {
-                return Err(EINVAL);
-            }
-            // The longest name must be valid; then all are.
-            numbered(&prefix, n as u32 - 1)?;
-            Op::Register(prefix, n as u32)
-        }
-        b"unregister" => Op::Unregister,
-        b"unregister-batch" => Op::UnregisterBatch,
-        _ => return Err(EINVAL),
-    };
-    if words.next().is_some() {
-        return Err(EINVAL);
-    }
-    Ok((design, op))
-}
-
 /// `<prefix><i>`, or `EINVAL` if that is not a valid name.
-fn numbered(prefix: &Name, i: u32) -> Result<Name> {
+pub fn numbered(prefix: &Name, i: u32) -> Result<Name> {
     let mut buf = [0u8; 64];
     let mut w = Buf {
         buf: &mut buf,
