@@ -23,8 +23,8 @@
 //!
 //! Neither design is a lookup mode: their records have no driver and no owner (nothing
 //! to call, no module to check for `LIVE`), so a pin costs what the design costs and no
-//! more. What each would need to become one is in `Documentation/drvreg.rst` ("What a
-//! lookup costs").
+//! more. What each would need to become one, and why neither is, is in
+//! `Documentation/drvreg.rst` ("The kernel's own answers").
 
 use crate::api::compat::Stopwatch;
 use crate::registry::Name;
