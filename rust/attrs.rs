@@ -10,13 +10,13 @@
 //! - `race_window_us`, `stats`, `lookup`, `call_all` ([`DEBUG_FILES`]);
 //! - `stress/{threads,target,running,iterations,hits,misses,refused,opens,errors}`
 //!   ([`STRESS_FILES`]);
-//! - `bench/{run,result}` ([`BENCH_FILES`]).
+//! - `bench/{run,result,modes,designs}` ([`BENCH_FILES`]).
 //!
 //! Every callback reaches the core through [`with_core`] and fails with `ENODEV` while the
 //! core is not published.
 
 use crate::api::compat::{cstr_bytes, cstr_str};
-use crate::bench::Request;
+use crate::bench::{parse_designs, Kind, Request};
 use crate::lookup::Mode;
 use crate::registry::Name;
 use crate::state::with_core;
@@ -268,9 +268,44 @@ impl AttrOps for BenchResultAttr {
     }
 }
 
+struct BenchModesAttr;
+impl AttrOps for BenchModesAttr {
+    const NAME: &'static CStr = c_str!("modes");
+    const MODE: u16 = 0o444;
+
+    /// Every mode `run` takes, in the report's order: `noop unsafe modref srcu ...`.
+    fn show(_dir: &CStr, out: &mut Page<'_>) -> Result {
+        for (i, k) in Kind::all().enumerate() {
+            let sep = if i == 0 { "" } else { " " };
+            emit(out, format_args!("{sep}{}", k.as_str()))?;
+        }
+        emit(out, format_args!("\n"))
+    }
+}
+
+/// `<design> register <prefix> <n>`, `<design> unregister`, `<design> unregister-batch`:
+/// fills or empties a design's index, timed; reading gives each design's records and last
+/// request.
+struct BenchDesignsAttr;
+impl AttrOps for BenchDesignsAttr {
+    const NAME: &'static CStr = c_str!("designs");
+    const MODE: u16 = 0o600;
+
+    fn show(_dir: &CStr, out: &mut Page<'_>) -> Result {
+        with_core(|core| core.bench.designs.write(out).map_err(|_| EFBIG))
+    }
+
+    fn store(_dir: &CStr, input: &[u8]) -> Result {
+        let (design, op) = parse_designs(input)?;
+        with_core(|core| core.bench.designs.apply(design, op).map(|_| ()))
+    }
+}
+
 debugfs_files!(
     /// The files of `/sys/kernel/debug/drvreg/bench/`.
-    pub static BENCH_FILES(Some(c_str!("bench"))) = [BenchRunAttr, BenchResultAttr];);
+    pub static BENCH_FILES(Some(c_str!("bench"))) = [
+    BenchRunAttr, BenchResultAttr, BenchModesAttr, BenchDesignsAttr,
+];);
 
 // /sys/kernel/drvreg/drivers/<name>/: `dir` is the driver's name.
 

@@ -12,12 +12,15 @@
 //! time runs from the earliest thread's start to the latest one's end: the inverse of the
 //! aggregate throughput.
 //!
-//! Modes: `noop` (the empty loop), `unsafe` (the index walk, no lock, no pin), `modref`
-//! (the index walk + `try_module_get`/`module_put`: the floor of any lookup that takes a
-//! module reference), and the safe lookup modes `locked`, `rcu`, `twostage`.
+//! Modes ([`Kind`]; `bench/modes` lists them): `noop` (the empty loop), `unsafe` (the
+//! index walk, no lock, no pin), `modref` (the index walk + `try_module_get`/`module_put`:
+//! the floor of any lookup that takes a module reference), the kernel's designs `srcu` and
+//! `percpu-ref` (see [`crate::designs`]; their names registered through `bench/designs`),
+//! and the safe lookup modes `locked`, `rcu`, `twostage`.
 
 use crate::api::compat::Stopwatch;
 use crate::api::delay::{sleep_us, yield_now};
+use crate::designs::{self, Design, Designs, Op, MAX_RECORDS};
 use crate::lookup::{Lookups, Mode};
 use crate::registry::Name;
 use crate::sys::cpu;
@@ -43,28 +46,35 @@ pub enum Kind {
     Unsafe,
     /// The index walk + `try_module_get`/`module_put`.
     Modref,
+    /// A lookup → unpin in one of the kernel's designs.
+    Design(Design),
     /// A lookup → unpin in a safe mode.
     Lookup(Mode),
 }
 
 impl Kind {
-    fn from_name(name: &[u8]) -> Result<Self> {
-        Ok(match name {
-            b"noop" => Self::Noop,
-            b"unsafe" => Self::Unsafe,
-            b"modref" => Self::Modref,
-            _ => match Mode::from_name(name)? {
-                Mode::Racy => return Err(EINVAL),
-                mode => Self::Lookup(mode),
-            },
-        })
+    /// Every kind `bench/run` takes, in the order of the report's rows: the floors, the
+    /// kernel's designs, the safe lookup modes (not racy).
+    pub fn all() -> impl Iterator<Item = Kind> {
+        let floors = [Self::Noop, Self::Unsafe, Self::Modref].into_iter();
+        let designs = Design::ALL.into_iter().map(Self::Design);
+        let modes = [Mode::Locked, Mode::Rcu, Mode::Twostage].map(Self::Lookup);
+        Iterator::chain(Iterator::chain(floors, designs), modes)
     }
 
-    fn as_str(self) -> &'static str {
+    fn from_name(name: &[u8]) -> Result<Self> {
+        Self::all()
+            .find(|k| k.as_str().as_bytes() == name)
+            .ok_or(EINVAL)
+    }
+
+    /// The name `bench/run` takes.
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::Noop => "noop",
             Self::Unsafe => "unsafe",
             Self::Modref => "modref",
+            Self::Design(design) => design.as_str(),
             Self::Lookup(mode) => mode.as_str(),
         }
     }
@@ -108,6 +118,35 @@ impl Request {
             names,
         })
     }
+}
+
+/// Parses a `bench/designs` request: `<design> register <prefix> <n>`, `<design>
+/// unregister` or `<design> unregister-batch`; `EINVAL` for anything else, for `n` outside
+/// 1..=[`MAX_RECORDS`], or if a name `<prefix><n - 1>` would not be valid.
+pub fn parse_designs(input: &[u8]) -> Result<(Design, Op)> {
+    let mut words = input
+        .split(|c| c.is_ascii_whitespace())
+        .filter(|w| !w.is_empty());
+    let design = Design::from_name(words.next().ok_or(EINVAL)?)?;
+    let op = match words.next().ok_or(EINVAL)? {
+        b"register" => {
+            let prefix = Name::new(words.next().ok_or(EINVAL)?)?;
+            let n = number(words.next().ok_or(EINVAL)?)?;
+            if !(1..=u64::from(MAX_RECORDS)).contains(&n) {
+                return Err(EINVAL);
+            }
+            // The longest name must be valid; then all are.
+            designs::numbered(&prefix, n as u32 - 1)?;
+            Op::Register(prefix, n as u32)
+        }
+        b"unregister" => Op::Unregister,
+        b"unregister-batch" => Op::UnregisterBatch,
+        _ => return Err(EINVAL),
+    };
+    if words.next().is_some() {
+        return Err(EINVAL);
+    }
+    Ok((design, op))
 }
 
 /// A decimal number without sign or leading zeros, at most 10 digits.
@@ -155,6 +194,7 @@ impl Outcome {
 /// What the threads of one run share (read-only in the timed loop but for nothing).
 struct Run {
     lookups: Arc<Lookups>,
+    designs: Arc<Designs>,
     kind: Kind,
     threads: u32,
     loops: u64,
@@ -191,6 +231,15 @@ fn iterate(run: &Run, name: &Name, n: u64) -> u64 {
         Kind::Modref => {
             for _ in 0..n {
                 failed += u64::from(!core::hint::black_box(reg.probe_modref(name)));
+            }
+        }
+        Kind::Design(design) => {
+            for _ in 0..n {
+                // Counted as a lookup mode's outcome is (`Lookups::lookup_in`): the same
+                // per-lookup work. The pin drops at once: lookup → unpin.
+                let res = run.designs.lookup(design, name);
+                reg.count(&res);
+                failed += u64::from(res.is_err());
             }
         }
         Kind::Lookup(mode) => {
@@ -230,12 +279,18 @@ fn thread_body(ctx: &ThreadCtx, job: &Job) {
 pub struct Bench {
     #[pin]
     last: Mutex<Option<Outcome>>,
+    /// The kernel's designs (`bench/designs`).
+    pub designs: Arc<Designs>,
 }
 
 impl Bench {
-    /// No run yet.
-    pub fn new() -> impl PinInit<Self> {
-        pin_init!(Self { last <- new_mutex!(None, "drvreg::bench") })
+    /// No run yet, no design record.
+    pub fn new() -> Result<impl PinInit<Self>> {
+        let designs = Arc::pin_init(Designs::new()?, GFP_KERNEL)?;
+        Ok(pin_init!(Self {
+            last <- new_mutex!(None, "drvreg::bench"),
+            designs,
+        }))
     }
 
     /// The last run's result, if any.
@@ -244,11 +299,15 @@ impl Bench {
     }
 
     /// Runs `req` on `lookups` and waits for it; runs are serialised. `ENOENT` if a name is
-    /// not registered (checked first, with the lockless index).
+    /// not registered (checked first, with the lockless index; for a design, in its own).
     pub fn run(&self, lookups: &Arc<Lookups>, req: Request) -> Result<Outcome> {
         let mut last = self.last.lock();
         for name in req.names.iter() {
-            if !lookups.registry().probe(name) {
+            let there = match req.kind {
+                Kind::Design(design) => self.designs.contains(design, name),
+                _ => lookups.registry().probe(name),
+            };
+            if !there {
                 return Err(ENOENT);
             }
         }
@@ -256,6 +315,7 @@ impl Bench {
         let run = Arc::new(
             Run {
                 lookups: lookups.clone(),
+                designs: self.designs.clone(),
                 kind: req.kind,
                 threads: req.threads,
                 loops: req.loops,

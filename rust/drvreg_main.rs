@@ -11,7 +11,8 @@
 //!   the lockless ones (RCU, two-stage);
 //! - [`racy`]: Mochel's 2002 lookup, unsound, for the demonstration only;
 //! - [`lookup`]: the lookup modes and the choice between them;
-//! - [`stress`]: kernel threads that look drivers up in a loop; [`bench`]: the benchmark;
+//! - [`stress`]: kernel threads that look drivers up in a loop; [`bench`]: the benchmark,
+//!   and [`designs`]: the kernel's SRCU and `percpu_ref` designs it compares with;
 //! - [`name`]: driver names;
 //! - [`state`]: the core's state and its publication; [`attrs`]: its sysfs and debugfs
 //!   files;
@@ -24,6 +25,7 @@ use kernel::{c_str, prelude::*};
 pub mod api;
 pub mod attrs;
 pub mod bench;
+pub mod designs;
 pub mod exports;
 pub mod lookup;
 pub mod name;
@@ -40,8 +42,10 @@ pub mod sys {
     pub mod kthread;
     pub mod module_ref;
     pub mod percpu;
+    pub mod percpu_ref;
     pub mod rcu;
     pub mod rcu_hash;
+    pub mod srcu;
     pub mod sysfs;
     pub mod trace;
 }

@@ -3,10 +3,14 @@
  * C helpers of the drvreg core; see helpers.h. Nothing here has a rule of its own: the
  * Rust wrappers in rust/sys/ document and enforce how each may be called.
  */
+#include <linux/completion.h>
 #include <linux/cpumask.h>
 #include <linux/kernel.h>
 #include <linux/percpu.h>
+#include <linux/percpu-refcount.h>
 #include <linux/rcupdate.h>
+#include <linux/slab.h>
+#include <linux/srcu.h>
 #include "helpers.h"
 
 /* An RCU read-side critical section (rust/sys/rcu.rs, Guard). */
@@ -96,6 +100,103 @@ long drvreg_pcpu_sum(atomic_long_t __percpu *p)
 	/* The reads before the teardown: twostage-teardown.litmus. */
 	smp_mb();
 	return sum;
+}
+
+/*
+ * SRCU (rust/sys/srcu.rs): an srcu_struct of its own, allocated and initialised here
+ * because init_srcu_struct() is a macro (its lockdep class is this call site's).
+ */
+struct srcu_struct *drvreg_srcu_new(void)
+{
+	struct srcu_struct *ssp = kzalloc(sizeof(*ssp), GFP_KERNEL);
+
+	if (ssp && init_srcu_struct(ssp)) {
+		kfree(ssp);
+		ssp = NULL;
+	}
+	return ssp;
+}
+
+/* No reader may be inside and no synchronize_srcu() running: the Rust type sees to it. */
+void drvreg_srcu_free(struct srcu_struct *ssp)
+{
+	cleanup_srcu_struct(ssp);
+	kfree(ssp);
+}
+
+int drvreg_srcu_read_lock(struct srcu_struct *ssp)
+{
+	return srcu_read_lock(ssp);
+}
+
+void drvreg_srcu_read_unlock(struct srcu_struct *ssp, int idx)
+{
+	srcu_read_unlock(ssp, idx);
+}
+
+/*
+ * A percpu_ref (rust/sys/percpu_ref.rs) with the completion its release callback
+ * completes, so that a killer can wait until the last reference is put.
+ */
+struct drvreg_pref {
+	struct percpu_ref ref;
+	struct completion released;
+};
+
+static void drvreg_pref_release(struct percpu_ref *ref)
+{
+	struct drvreg_pref *p = container_of(ref, struct drvreg_pref, ref);
+
+	/* complete_all(): every later wait returns at once, and completion_done() stays true. */
+	complete_all(&p->released);
+}
+
+struct drvreg_pref *drvreg_pref_new(void)
+{
+	struct drvreg_pref *p = kzalloc(sizeof(*p), GFP_KERNEL);
+
+	if (!p)
+		return NULL;
+	init_completion(&p->released);
+	if (percpu_ref_init(&p->ref, drvreg_pref_release, 0, GFP_KERNEL)) {
+		kfree(p);
+		return NULL;
+	}
+	return p;
+}
+
+bool drvreg_pref_tryget_live(struct drvreg_pref *p)
+{
+	return percpu_ref_tryget_live(&p->ref);
+}
+
+void drvreg_pref_put(struct drvreg_pref *p)
+{
+	percpu_ref_put(&p->ref);
+}
+
+/* Called once: percpu_ref_kill() warns when called twice. */
+void drvreg_pref_kill(struct drvreg_pref *p)
+{
+	percpu_ref_kill(&p->ref);
+}
+
+/* Whether the release callback ran: no reference is left. */
+bool drvreg_pref_released(struct drvreg_pref *p)
+{
+	return completion_done(&p->released);
+}
+
+void drvreg_pref_wait(struct drvreg_pref *p)
+{
+	wait_for_completion(&p->released);
+}
+
+/* After the release, or if the ref was never killed; may be called from an RCU callback. */
+void drvreg_pref_free(struct drvreg_pref *p)
+{
+	percpu_ref_exit(&p->ref);
+	kfree(p);
 }
 
 unsigned int drvreg_online_cpus(void)

@@ -2,8 +2,8 @@
 /*
  * C helpers of the drvreg core (helpers.c, trace.c): kernel primitives that are macros or
  * inline functions in C, so that 6.12's Rust bindings cannot call them. Each has one safe
- * Rust wrapper in rust/sys/ (rcu.rs, percpu.rs, cpu.rs, trace.rs) whose documentation
- * states its rules.
+ * Rust wrapper in rust/sys/ (rcu.rs, percpu.rs, srcu.rs, percpu_ref.rs, cpu.rs, trace.rs)
+ * whose documentation states its rules.
  */
 #ifndef DRVREG_HELPERS_H
 #define DRVREG_HELPERS_H
@@ -20,6 +20,21 @@ atomic_long_t *drvreg_pcpu_pin(atomic_long_t __percpu *p);
 void drvreg_pcpu_unpin(atomic_long_t *c);
 void drvreg_pcpu_add_local(atomic_long_t __percpu *p, long v);
 long drvreg_pcpu_sum(atomic_long_t __percpu *p);
+
+struct srcu_struct;
+struct srcu_struct *drvreg_srcu_new(void);
+void drvreg_srcu_free(struct srcu_struct *ssp);
+int drvreg_srcu_read_lock(struct srcu_struct *ssp);
+void drvreg_srcu_read_unlock(struct srcu_struct *ssp, int idx);
+
+struct drvreg_pref;
+struct drvreg_pref *drvreg_pref_new(void);
+bool drvreg_pref_tryget_live(struct drvreg_pref *p);
+void drvreg_pref_put(struct drvreg_pref *p);
+void drvreg_pref_kill(struct drvreg_pref *p);
+bool drvreg_pref_released(struct drvreg_pref *p);
+void drvreg_pref_wait(struct drvreg_pref *p);
+void drvreg_pref_free(struct drvreg_pref *p);
 
 unsigned int drvreg_online_cpus(void);
 int drvreg_online_cpu(unsigned int n);

@@ -68,7 +68,7 @@ pub fn edeadlk() -> Error {
 
 /// Buckets of the lockless index, as a power of two: 16 384, so that chains stay short up
 /// to the 10 000 drivers `drvreg_many` registers (128 KiB of bucket heads).
-const INDEX_BITS: u32 = 14;
+pub const INDEX_BITS: u32 = 14;
 
 /// A snapshot of the registry counters. `lookups` is the sum of the four outcomes, so
 /// `lookups == hits + misses + refused + self_pins` holds in every snapshot, in every mode.

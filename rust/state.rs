@@ -44,7 +44,7 @@ impl Core {
             notifier <- GoingNotifier::new(module_going),
             stress <- Stress::new()?,
             lookups,
-            bench <- Bench::new(),
+            bench <- Bench::new()?,
         }? Error))
     }
 }

@@ -12,6 +12,11 @@
 # '<mode> <t> <loops> <names...>' to /sys/kernel/debug/drvreg/bench/run and prints the result.
 # Unloading drvreg_many gives its registration and unregistration times (from dmesg);
 # 1000 drivers are also registered and unregistered once per run, for the scaling goal.
+# The kernel's designs (srcu, percpu-ref: bench/designs) get the same names in their own
+# indexes while drvreg_many is loaded; emptying them gives their times: one record and
+# one grace period at a time (above ONE_BY_ONE records in run 1 only: a grace period
+# each, some 15 ms per percpu_ref under TCG), then again as one batch (all unlinked, one
+# wait).
 #
 # Loop counts: each cell's first run calibrates it (pilot runs until one lasts 30 ms, one
 # more, then the faster scaled to BENCH_CELL_MS); later runs reuse that count, so runs are
@@ -26,10 +31,12 @@
 #   no 1000-driver registration.
 #
 # Output, one line each (scripts/bench-report.py reads them):
-#   bench-config runs=R threads=1,2 drivers=1,100,10000 modes=... targets=same,spread
-#                cpus=C register=1000 short=0|1
+#   bench-config runs=R threads=1,2 drivers=1,100,10000 modes=... designs=srcu,percpu-ref
+#                targets=same,spread cpus=C register=1000 short=0|1
 #   bench-raw run=R mode=M threads=T drivers=N target=same|spread <bench/result's line>
 #   bench-raw-register run=R drivers=N register_us=X unregister_us=Y
+#   bench-raw-design run=R design=D drivers=N register_us=X unregister_us=Y|-
+#                    unregister_batch_us=Z
 #   bench: ...      progress (at least every 20 s), errors as 'bench: ERROR: ...'
 # and at the end, printed again with the console quiet (kernel messages can tear a line
 # printed while they are logged), everything between 'bench-raw-begin' and
@@ -39,11 +46,14 @@
 # (scripts/harness/bench-selftest.sh runs it on the host against a fake bench interface).
 root=${BENCH_ROOT:-}
 B=$root/sys/kernel/debug/drvreg/bench
-# The floors (bench-only modes of bench/run), then the lookup modes as the core lists them
-# in /sys/kernel/drvreg/mode (read once the core is loaded, below).
-FLOORS="noop unsafe modref"
+# The modes (bench/modes: the floors, the kernel's designs, the lookup modes) and the
+# designs (bench/designs) are read from the core once it is loaded, below.
 TARGETS="same spread"
+# drvreg_many's drivers are <PREFIX><i>; the designs' records get the same names.
+PREFIX=many
 REGISTER_ONLY=1000
+# Above this many records, the designs are emptied one at a time in run 1 only.
+ONE_BY_ONE=100
 # bench/run refuses more.
 MAX_THREADS=64
 # Loops of one cell at most (bench/run refuses more: MAX_LOOPS in rust/bench.rs).
@@ -191,12 +201,12 @@ calibrate() {
 # names N T TARGET: the name each thread looks up (thread i takes the i-th, modulo).
 names() {
 	if [ "$3" = same ]; then
-		echo many0
+		echo ${PREFIX}0
 		return
 	fi
 	_i=0 _s=$(($1 / $2)) _out=""
 	while [ $_i -lt "$2" ]; do
-		_out="$_out many$((_i * _s))"
+		_out="$_out $PREFIX$((_i * _s))"
 		_i=$((_i + 1))
 	done
 	echo "${_out# }"
@@ -224,18 +234,60 @@ unload() {
 	emit "bench-raw-register run=$r drivers=$1 register_us=$_reg unregister_us=$_unreg"
 }
 
+# design_op DESIGN OP [ARGS...]: one bench/designs request; sets $dus (its time, us).
+design_op() {
+	if ! echo "$*" >"$B/designs" 2>"$err"; then
+		fail "bench/designs '$*': $(cat "$err")"
+		return 1
+	fi
+	_l=$(grep "^design=$1 " "$B/designs")
+	dus=$(field "$_l" us)
+	case $dus in '' | *[!0-9]*) dus="" ;; esac
+	if [ "$(field "$_l" op)" != "$2" ] || [ -z "$dus" ]; then
+		fail "bench/designs does not match '$*': '$_l'"
+		return 1
+	fi
+}
+# vname WORD: WORD as a shell variable name part (percpu-ref: percpu_ref).
+vname() { echo "$1" | tr -c 'a-zA-Z0-9\n' _; }
+# designs_load N: every design's index gets the names of drvreg_many's N drivers.
+designs_load() {
+	for _d in $DESIGNS; do
+		design_op "$_d" register "$PREFIX" "$1" || return 1
+		eval "dreg_$(vname "$_d")=$dus"
+	done
+}
+# designs_unload N: empties every design's index, one record at a time (if N is at most
+# ONE_BY_ONE, or in run 1), then fills it again and empties it as a batch; prints the
+# times.
+designs_unload() {
+	for _d in $DESIGNS; do
+		eval "_dreg=\${dreg_$(vname "$_d"):-}"
+		_one=-
+		if [ "$1" -le $ONE_BY_ONE ] || [ "$r" = 1 ]; then
+			design_op "$_d" unregister || continue
+			_one=$dus
+			design_op "$_d" register "$PREFIX" "$1" || continue
+		fi
+		design_op "$_d" unregister-batch || continue
+		emit "bench-raw-design run=$r design=$_d drivers=$1 register_us=$_dreg unregister_us=$_one unregister_batch_us=$dus"
+	done
+}
+
 # --- start ---------------------------------------------------------------------------------
 modprobe drvreg || die "modprobe drvreg failed"
-MODES="$FLOORS $(tr -d '[]' <"$root/sys/kernel/drvreg/mode")"
-[ -e "$B/run" ] && [ -e "$B/result" ] ||
-	die "this drvreg has no $B/run and $B/result (the bench interface)"
+[ -e "$B/run" ] && [ -e "$B/result" ] && [ -e "$B/modes" ] && [ -e "$B/designs" ] ||
+	die "this drvreg has no $B/{run,result,modes,designs} (the bench interface)"
+MODES=$(cat "$B/modes")
+DESIGNS=$(sed -n 's/^design=\([^ ]*\) .*/\1/p' "$B/designs")
+[ -n "$MODES" ] && [ -n "$DESIGNS" ] || die "$B/modes or $B/designs lists nothing"
 # list 'A B C': A,B,C
 list() {
 	_o=""
 	for _x in $1; do _o="$_o,$_x"; done
 	echo "${_o#,}"
 }
-emit "bench-config runs=$runs threads=$(list "$threads") drivers=$(list "$drivers") modes=$(list "$MODES") targets=$(list "$TARGETS") cpus=$cpus register=${register_only:-none} short=$short"
+emit "bench-config runs=$runs threads=$(list "$threads") drivers=$(list "$drivers") modes=$(list "$MODES") designs=$(list "$DESIGNS") targets=$(list "$TARGETS") cpus=$cpus register=${register_only:-none} short=$short"
 ncells=0
 for n in $drivers; do for t in $threads; do for g in $TARGETS; do for m in $MODES; do
 	ncells=$((ncells + 1))
@@ -250,13 +302,17 @@ while [ $r -le "$runs" ]; do
 	progress "run $r of $runs"
 	for n in $drivers; do
 		load "$n" || continue
+		designs_load "$n" || {
+			unload "$n" || true
+			continue
+		}
 		for t in $threads; do
 			for g in $TARGETS; do
 				targets=$(names "$n" "$t" "$g")
 				for m in $MODES; do
 					cell=$((cell + 1))
 					# The loop count of this cell: fixed, calibrated once, or reused.
-					key="loops_${n}_${t}_${g}_$m"
+					key="loops_${n}_${t}_${g}_$(vname "$m")"
 					if [ -n "$loops_fixed" ]; then
 						loops=$loops_fixed
 					else
@@ -275,9 +331,11 @@ while [ $r -le "$runs" ]; do
 				done
 			done
 		done
+		designs_unload "$n"
 		unload "$n" || true
 	done
 	if [ -n "$register_only" ] && load "$register_only"; then
+		designs_load "$register_only" && designs_unload "$register_only"
 		unload "$register_only" || true
 	fi
 	r=$((r + 1))

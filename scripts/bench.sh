@@ -8,8 +8,9 @@
 #
 # Boots one guest (scripts/vm.sh) that runs scripts/bench-guest.sh: BENCH_RUNS runs, each
 # over every cell (mode x threads x drivers 1, 100, 10000 x target same/spread; modes
-# interleaved), through /sys/kernel/debug/drvreg/bench; drvreg_many provides the drivers and
-# its load/unload times the registration figures. Saves the console log as
+# interleaved, the kernel's designs srcu and percpu-ref among them), through
+# /sys/kernel/debug/drvreg/bench; drvreg_many provides the drivers and its load/unload
+# times the registration figures, bench/designs the designs' ones. Saves the console log as
 # out/bench/console-<kernel>.log, then prints the report and writes out/bench/report.txt
 # and the plots (out/bench/*.svg, with gnuplot).
 #
@@ -92,10 +93,14 @@ else
 	args="--runs $runs --threads '$threads'"
 	drivers=3
 fi
-cells=$((drivers * nthreads * 2 * 6))
+# Modes: the guest reads them from bench/modes (rust/bench.rs, Kind::all); their number
+# here only sizes the timeout and the progress line.
+nmodes=8
+cells=$((drivers * nthreads * 2 * nmodes))
 # A cell takes ~0.5 s with its overheads, its calibration as much again; a slow lane's
-# (KASAN: debug) are ten times slower, its module loads too. Generous: a hang is the only
-# thing this catches.
+# (KASAN: debug) are ten times slower, its module loads too; the designs' one-by-one
+# unregistrations take a grace period per record (some 3 min in run 1, 20 s in the
+# others). Generous: a hang is the only thing this catches.
 if [ -z "${KDIR:-}" ] && [ "$(drvreg_lane "$kernel" slow)" != 1 ]; then
 	timeout_s=$((1800 + cells * 20))
 else

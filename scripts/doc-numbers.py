@@ -189,13 +189,18 @@ def bench(rst):
     lines = text.strip('\n').split('\n')
     if '--short' in lines[0]:
         return None, 'out/bench/report.txt is a --short run (a correctness run, not a timing): kept'
-    # The ns-per-lookup table (up to the first blank line after it), then the registration
-    # times, the validity line and the goals; not the ratio table, the per-cell lines
-    # ('bench mode=...', for scripts) or the file names.
+    # The ns-per-lookup table (up to the first blank line after it), the register/unregister
+    # table per design (likewise), then the validity line and the goals; not the ratio
+    # table, the per-cell lines ('bench mode=...', 'bench register ...': for scripts) or the
+    # file names.
     end = next(i for i, l in enumerate(lines) if i > 5 and l == '')
     keep = lines[:end] + ['']
-    keep += [l for l in lines[end:] if l.startswith(('bench register', 'bench: host:', 'bench: run ',
-                                                     '# METRIC'))]
+    reg = next((i for i, l in enumerate(lines) if l.startswith('register / unregister')), None)
+    if reg is not None:
+        reg_end = next((i for i, l in enumerate(lines) if i > reg and l == ''), len(lines))
+        keep += lines[reg:reg_end] + ['']
+    keep += [l for l in lines[end:] if l.startswith(('bench register drivers', 'bench: host:',
+                                                     'bench: run ', '# METRIC'))]
     return literal(keep, rst), f'bench: {len(keep)} lines'
 
 

@@ -5,7 +5,8 @@
 #   - scripts/bench-report.py --self-test (synthetic logs: complete, invalid, missing cell,
 #     guest died, lookup errors, failed goal, short run, oversubscribed, no benchmark);
 #   - scripts/bench-guest.sh run by busybox sh against a fake bench interface (FIFOs for
-#     bench/run and bench/result, answered by a fake kernel loop; modprobe, rmmod and dmesg
+#     bench/run, bench/result and bench/designs, answered by fake kernel loops; bench/modes
+#     a file; modprobe, rmmod and dmesg
 #     stand-ins that keep drvreg_many's state and log), its output read by
 #     bench-report.py: a complete run, a --short run, and a run whose kernel answers one
 #     cell with another cell's result (the guest must fail and the report name the cell).
@@ -22,9 +23,10 @@ BUSYBOX=${BUSYBOX:-/bin/busybox}
 guest="$DRVREG_ROOT/scripts/bench-guest.sh"
 report="$DRVREG_ROOT/scripts/bench-report.py"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/bench-selftest.XXXXXX")
-fake_pid=""
+fake_pid="" designs_pid=""
 cleanup() {
 	[ -z "$fake_pid" ] || kill "$fake_pid" 2>/dev/null
+	[ -z "$designs_pid" ] || kill "$designs_pid" 2>/dev/null
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -53,9 +55,11 @@ result "$rc" "bench-report.py --self-test ($(tail -n 1 "$tmp/report-selftest.out
 fake_setup() {
 	local d=$1
 	mkdir -p "$d/sys/kernel/drvreg" "$d/sys/kernel/debug/drvreg/bench" "$d/sys/module" "$d/proc/sys/kernel" "$d/tmp"
-	mkfifo "$d/sys/kernel/debug/drvreg/bench/run" "$d/sys/kernel/debug/drvreg/bench/result"
+	mkfifo "$d/sys/kernel/debug/drvreg/bench/run" "$d/sys/kernel/debug/drvreg/bench/result" \
+		"$d/sys/kernel/debug/drvreg/bench/designs"
 	echo "7 4 1 7" >"$d/proc/sys/kernel/printk"
 	echo "[locked] rcu twostage" >"$d/sys/kernel/drvreg/mode"
+	echo "noop unsafe modref srcu percpu-ref locked rcu twostage" >"$d/sys/kernel/debug/drvreg/bench/modes"
 	: >"$d/dmesg"
 	# The guest's modprobe, rmmod and dmesg, acting on the fake state: shell functions
 	# (busybox sh runs its own applets before anything on PATH).
@@ -95,6 +99,8 @@ fake_kernel() {
 		locked) ns=$((9000 + $(cat "$d/drivers") / 10)) gain=80 ;;
 		rcu) ns=5000 gain=140 ;;
 		twostage) ns=3000 gain=190 ;;
+		srcu) ns=3200 gain=195 ;;
+		percpu-ref) ns=3100 gain=193 ;;
 		*) ns=1 gain=100 ;;
 		esac
 		# ns is in hundredths; with t threads (up to 2 CPUs) the aggregate gain applies.
@@ -107,6 +113,31 @@ fake_kernel() {
 	done
 }
 
+# fake_designs DIR: answers bench/designs (one FIFO both ways: the state is written first,
+# then each request read is answered with the new state) until 'quit'. Records per design
+# in DIR/design-<d>; times: register 3 us per record, unregister 700 (a grace period each),
+# unregister-batch 5 + 1 per record. A request it does not know is answered unchanged.
+fake_designs() {
+	local d=$1 f="$1/sys/kernel/debug/drvreg/bench/designs" line x
+	for x in srcu percpu-ref; do echo "design=$x records=0 op=none op_records=0 us=0" >"$d/design-$x"; done
+	while :; do
+		cat "$d/design-srcu" "$d/design-percpu-ref" >"$f"
+		read -r line <"$f" || continue
+		[ "$line" != quit ] || break
+		echo "$line" >>"$d/designs-requests"
+		# shellcheck disable=SC2086 # the words of the line
+		set -- $line
+		case $2 in
+		register) echo "design=$1 records=$4 op=register op_records=$4 us=$(($4 * 3))" ;;
+		unregister) x=$(sed 's/.* records=\([0-9]*\) .*/\1/' "$d/design-$1") &&
+			echo "design=$1 records=0 op=unregister op_records=$x us=$((x * 700))" ;;
+		unregister-batch) x=$(sed 's/.* records=\([0-9]*\) .*/\1/' "$d/design-$1") &&
+			echo "design=$1 records=0 op=unregister-batch op_records=$x us=$((x + 5))" ;;
+		*) cat "$d/design-$1" ;;
+		esac >"$d/design-$1.new" && mv "$d/design-$1.new" "$d/design-$1"
+	done
+}
+
 # guest_run NAME [BREAK] [ARGS...]: runs bench-guest.sh (busybox sh) against a fresh fake;
 # sets $rc and $log.
 guest_run() {
@@ -115,6 +146,8 @@ guest_run() {
 	fake_setup "$d"
 	fake_kernel "$d" "$brk" &
 	fake_pid=$!
+	fake_designs "$d" &
+	designs_pid=$!
 	log="$d/console.log"
 	echo "DRVREG-VM-START: 6.12.0-fake cpus=2" >"$log"
 	# shellcheck disable=SC2016 # expanded by the inner shell: fakes first, then the script
@@ -125,19 +158,26 @@ guest_run() {
 	echo quit >"$d/sys/kernel/debug/drvreg/bench/run" &
 	wait "$fake_pid" 2>/dev/null
 	fake_pid=""
+	# The designs fake waits in an open of its FIFO, to write or to read: opening it both
+	# ways (which does not block) lets that open through; then it is stopped.
+	exec 9<>"$d/sys/kernel/debug/drvreg/bench/designs"
+	kill "$designs_pid" 2>/dev/null
+	wait "$designs_pid" 2>/dev/null
+	exec 9<&-
+	designs_pid=""
 }
 
 guest_run full ""
 result "$rc" "bench-guest.sh on a fake kernel: 2 runs complete (exit $rc)" "$log"
 cells=$(grep -c '^bench-raw run=' "$log")
-# Every raw line twice (live and in the end-of-run copy): 2 runs x 72 cells.
-[ "$cells" = 288 ]
-result $? "bench-guest.sh: 144 raw cell lines, printed live and again at the end (got $cells)" "$log"
+# Every raw line twice (live and in the end-of-run copy): 2 runs x 96 cells (8 modes).
+[ "$cells" = 384 ]
+result $? "bench-guest.sh: 192 raw cell lines, printed live and again at the end (got $cells)" "$log"
 regs=$(sed -n '/^bench-raw-begin/,$s/^bench-raw-register run=\([0-9]*\) drivers=\([0-9]*\) register_us=\([0-9]*\) unregister_us=\([0-9]*\)$/\1:\2:\3:\4/p' "$log" | tr '\n' ' ')
 [ "$regs" = "1:1:8:6 1:100:503:402 1:10000:50003:40002 1:1000:5003:4002 2:1:8:6 2:100:503:402 2:10000:50003:40002 2:1000:5003:4002 " ]
 result $? "bench-guest.sh: registration times of 1, 100, 10000 and 1000 drivers from dmesg, per run" "$log"
 grep -q '^bench-raw run=1 mode=rcu threads=2 drivers=100 target=spread mode=rcu threads=2 loops=[0-9]* ' "$log" &&
-	grep -q '^bench-config runs=2 threads=1,2 drivers=1,100,10000 modes=noop,unsafe,modref,locked,rcu,twostage targets=same,spread cpus=[0-9]* register=1000 short=0$' "$log"
+	grep -q '^bench-config runs=2 threads=1,2 drivers=1,100,10000 modes=noop,unsafe,modref,srcu,percpu-ref,locked,rcu,twostage designs=srcu,percpu-ref targets=same,spread cpus=[0-9]* register=1000 short=0$' "$log"
 result $? "bench-guest.sh: the config line and the raw line form" "$log"
 # Calibration: a noop cell of ~300 ms at 2 ns per op is ~1.5e8 loops; reused in run 2.
 l1=$(sed -n 's/^bench-raw run=1 mode=noop threads=1 drivers=1 target=same .* loops=\([0-9]*\) .*/\1/p' "$log" | head -n 1)
@@ -147,9 +187,21 @@ result $? "bench-guest.sh: loops calibrated to ~300 ms per cell and reused in ru
 python3 "$report" --out "$tmp/full/out" "$log" >"$tmp/full/report.out" 2>&1
 rc=$?
 [ "$rc" = 0 ] && grep -q '^bench: run valid: noop scales 1.98' "$tmp/full/report.out" &&
-	[ "$(grep -c '^bench mode=' "$tmp/full/report.out")" = 72 ] &&
+	[ "$(grep -c '^bench mode=' "$tmp/full/report.out")" = 96 ] &&
 	grep -q '^# METRIC bench_goal name=locked_vs_modref_t1_d1_same value=2.25 goal=<=3 verdict=PASS$' "$tmp/full/report.out"
-result $? "bench-report.py on the fake run: complete, valid, 72 cells, locked/modref 2.25" "$tmp/full/report.out"
+result $? "bench-report.py on the fake run: complete, valid, 96 cells, locked/modref 2.25" "$tmp/full/report.out"
+# The designs: filled with drvreg_many's names while it is loaded, emptied one at a time
+# (at 10000 records in run 1 only), filled again, emptied as a batch.
+designs=$(sed -n '/^bench-raw-begin/,$s/^bench-raw-design run=\([0-9]*\) design=\([a-z-]*\) drivers=\([0-9]*\) register_us=\([0-9]*\) unregister_us=\([0-9-]*\) unregister_batch_us=\([0-9]*\)$/\1:\2:\3:\4:\5:\6/p' "$log" | grep -E ':(1000|10000):' | tr '\n' ' ')
+[ "$designs" = "1:srcu:10000:30000:7000000:10005 1:percpu-ref:10000:30000:7000000:10005 1:srcu:1000:3000:700000:1005 1:percpu-ref:1000:3000:700000:1005 2:srcu:10000:30000:-:10005 2:percpu-ref:10000:30000:-:10005 2:srcu:1000:3000:-:1005 2:percpu-ref:1000:3000:-:1005 " ]
+result $? "bench-guest.sh: each design's times at 1000 and 10000 records, one by one there in run 1 only ($designs)" "$log"
+reqs=$(grep -c . "$tmp/full/designs-requests")
+# Per run and size (1, 100, 10000, 1000) and design: register, unregister, register,
+# unregister-batch; at 1000 and 10000 in run 2: register, unregister-batch.
+[ "$reqs" = $((2 * 4 * 2 * 4 - 2 * 2 * 2)) ] && grep -q '^percpu-ref register many 10000$' "$tmp/full/designs-requests"
+result $? "bench-guest.sh: the bench/designs requests ($reqs)" "$tmp/full/designs-requests"
+grep -q '^bench register design=srcu drivers=10000 register_ms=30.000 unregister_ms=7000.000 unregister_batch_ms=10.005$' "$tmp/full/report.out"
+result $? "bench-report.py: the designs' times from the fake run" "$tmp/full/report.out"
 # The spread target: thread i looks up many<i*(N/t)>; same: all many0.
 runs="$tmp/full/runs"
 grep -q '^rcu 2 [0-9]* many0 many50$' "$runs" && grep -q '^rcu 2 [0-9]* many0 many5000$' "$runs" &&
@@ -159,8 +211,8 @@ result $? "bench-guest.sh: names written: same many0; spread many0 many<N/2> wit
 
 guest_run short "" --short
 n_short=$(sed -n '/^bench-raw-begin/,$p' "$log" | grep -c '^bench-raw run=')
-[ "$rc" = 0 ] && [ "$n_short" = 48 ] && ! grep -q 'drivers=1000 ' "$log"
-result $? "bench-guest.sh --short: 1 run, drivers 1 and 100: 48 cells, no 1000-driver registration (exit $rc)" "$log"
+[ "$rc" = 0 ] && [ "$n_short" = 64 ] && ! grep -q 'drivers=1000 ' "$log"
+result $? "bench-guest.sh --short: 1 run, drivers 1 and 100: 64 cells, no 1000-driver registration (exit $rc)" "$log"
 python3 "$report" --out "$tmp/short/out" "$log" >"$tmp/short/report.out" 2>&1
 result $? "bench-report.py on the --short run: complete" "$tmp/short/report.out"
 

@@ -32,6 +32,7 @@ allowed_in() {
 	*/stress/threads | */stress/target) ok_errnos="EINVAL EBUSY" ;;
 	*/lookup) ok_errnos="EINVAL ENOENT ENODEV" ;;
 	*/bench/run) ok_errnos="EINVAL ENOENT" ;;
+	*/bench/designs) ok_errnos="EINVAL EBUSY ENOENT" ;;
 	*/drvreg_sample_c/parameters/unregister) ok_errnos="EINVAL ENOENT" ;;
 	*/drvreg_sample_c/parameters/unregister_async) ok_errnos="EINVAL ENOENT EBUSY" ;;
 	*/drvreg_sample_c/parameters/fail_open) ok_errnos=EINVAL ;;
@@ -53,7 +54,8 @@ allowed() {
 snapshot() {
 	state=""
 	for snap_f in "$D"/mode "$DBG"/race_window_us "$DBG"/stress/threads "$DBG"/stress/target \
-		"$DBG"/stress/running "$DBG"/bench/result /sys/module/drvreg_sample_c/parameters/late_calls \
+		"$DBG"/stress/running "$DBG"/bench/result "$DBG"/bench/designs \
+		/sys/module/drvreg_sample_c/parameters/late_calls \
 		/sys/module/drvreg_sample_c/parameters/fail_open \
 		"$D"/drivers/*/owner "$D"/drivers/*/state; do
 		[ -r "$snap_f" ] || continue
